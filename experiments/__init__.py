@@ -1,0 +1,1 @@
+"""Experiment files shipped with ppl_vae."""

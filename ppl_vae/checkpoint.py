@@ -1,0 +1,69 @@
+"""Checkpoints written atomically and read back with checks.
+
+A checkpoint is a dict of tensors and plain values saved with ``torch.save``; it is
+written to a temporary file in the same directory and moved over the old one with
+``os.replace``, so a crash mid-write leaves the previous checkpoint intact.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+FORMAT = "ppl_vae.checkpoint/1"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is missing, unreadable, or does not fit the experiment."""
+
+
+def atomic_write_bytes(path: Path, write) -> None:
+    """Call ``write(file)`` on a temporary file beside ``path``, then move it onto ``path``."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    umask = os.umask(0)
+    os.umask(umask)
+    try:
+        os.chmod(tmp, 0o666 & ~umask)
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    atomic_write_bytes(path, lambda f: torch.save({"format": FORMAT, **state}, f))
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Read a checkpoint; raise :class:`CheckpointError` if it is missing, corrupt or foreign."""
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many types for a damaged file
+        raise CheckpointError(
+            f"checkpoint {path} is corrupt or unreadable ({type(error).__name__}: {error})"
+        ) from error
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a ppl_vae checkpoint (expected format {FORMAT})")
+    return state
+
+
+def load_module_state(module: nn.Module, state: dict[str, torch.Tensor], what: str, path: Path) -> None:
+    """``module.load_state_dict(state)``, with a mismatch reported as :class:`CheckpointError`."""
+    try:
+        module.load_state_dict(state)
+    except (RuntimeError, KeyError, TypeError) as error:
+        first = str(error).strip().splitlines()
+        raise CheckpointError(
+            f"checkpoint {path} does not fit the experiment's {what}: {' '.join(first[:3])}"
+        ) from error

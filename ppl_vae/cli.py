@@ -1,0 +1,137 @@
+"""The ``ppl-vae`` command: train, resume, sample, and list what is registered."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ppl_vae.checkpoint import CheckpointError
+from ppl_vae.config import ConfigError, load_experiment, load_plugins, shipped_experiments
+from ppl_vae.data import DataError, DataNotFoundError
+from ppl_vae.pairing import PairingError
+from ppl_vae.registry import DATASETS, GUIDES, MODELS, UnknownNameError
+from ppl_vae.run import RunError, load_trained, resume, train_experiment
+from ppl_vae.train import TrainingDiverged
+
+USER_ERRORS = (
+    ConfigError,
+    DataError,
+    DataNotFoundError,
+    PairingError,
+    CheckpointError,
+    RunError,
+    UnknownNameError,
+    TrainingDiverged,
+)
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    if args.resume:
+        if args.experiment or args.set or args.run_dir:
+            raise ConfigError(
+                "--resume continues a run as it was configured; it takes no experiment, --set or --run-dir"
+            )
+        run_dir = resume(Path(args.resume))
+    else:
+        experiment = load_experiment(args.experiment, args.set)
+        print(
+            f"experiment '{experiment.name}': data {experiment.sections['data']['name']}, "
+            f"model {experiment.sections['model']['name']}, guide {experiment.sections['guide']['name']}"
+        )
+        run_dir = train_experiment(experiment, args.run_dir)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    print(f"data: {summary['data']}")
+    width = max(map(len, summary))
+    for key, value in summary.items():
+        if isinstance(value, float):
+            print(f"  {key:<{width}}  {value:.4f}")
+        elif key not in ("data",):
+            print(f"  {key:<{width}}  {value}")
+    print(f"run directory: {run_dir}")
+
+
+def cmd_sample(args: argparse.Namespace) -> None:
+    from ppl_vae.evaluate import frozen
+    from ppl_vae.plots import plot_image_rows
+    from ppl_vae.predictive import prior_likelihood
+
+    if args.num_samples < 1:
+        raise ConfigError(f"--num-samples must be at least 1, got {args.num_samples}")
+    run = load_trained(Path(args.run_dir))
+    with frozen(args.seed):
+        means = prior_likelihood(run.model, args.num_samples).mean
+    output = Path(args.output) if args.output else run.directory / "samples.png"
+    plot_image_rows(
+        [(f"{args.num_samples} prior samples (mean of p(x|z), z ~ p(z)), seed {args.seed}", means)],
+        run.image_shape,
+        min(12, args.num_samples),
+        output,
+    )
+    print(f"wrote {output}")
+
+
+def cmd_list(args: argparse.Namespace) -> None:
+    if args.experiment:
+        load_plugins(load_experiment(args.experiment))
+    for title, names in (
+        ("models", MODELS.names()),
+        ("guides", GUIDES.names()),
+        ("datasets", DATASETS.names()),
+        ("experiments", shipped_experiments()),
+    ):
+        print(f"{title}: {', '.join(names)}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ppl-vae", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser("train", help="train an experiment into a run directory")
+    train.add_argument(
+        "experiment", nargs="?", help="experiment file or shipped name (default: the default experiment)"
+    )
+    train.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override one key, value as TOML (repeatable)",
+    )
+    train.add_argument("--run-dir", help="where to write the run (default runs/NAME-TIMESTAMP)")
+    train.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run")
+    train.set_defaults(handler=cmd_train)
+
+    sample = commands.add_parser("sample", help="write a grid of prior samples of a trained run")
+    sample.add_argument("run_dir")
+    sample.add_argument("--num-samples", type=int, default=48)
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--output", help="PNG path (default RUN_DIR/samples.png)")
+    sample.set_defaults(handler=cmd_sample)
+
+    listing = commands.add_parser("list", help="registered models, guides, datasets and shipped experiments")
+    listing.add_argument("experiment", nargs="?", help="also load this experiment's plugins")
+    listing.set_defaults(handler=cmd_list)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.handler(args)
+    except USER_ERRORS as error:
+        print(f"ppl-vae: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(
+            "ppl-vae: interrupted; the last finished epoch is in the run's checkpoint "
+            "(continue with ppl-vae train --resume RUN_DIR)",
+            file=sys.stderr,
+        )
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

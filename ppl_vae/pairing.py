@@ -1,0 +1,85 @@
+"""The pairing check: does a guide fit a model? Run before any training.
+
+Both are traced on a tiny batch; the latent sites of the model (sample sites that are
+not observed) must be exactly the guide's sample sites, with the same shapes and
+supports, inside the ``data`` plate. Any mismatch becomes one sentence naming the sites.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pyro import poutine
+from torch import Tensor
+from torch.distributions import constraints
+
+from ppl_vae.weights import sample_sites
+
+
+class PairingError(ValueError):
+    """A model and a guide that do not fit together."""
+
+
+@dataclass(frozen=True)
+class Pairing:
+    """What the check learned: the latent site names, and how deep plates nest."""
+
+    latent_sites: tuple[str, ...]
+    max_plate_nesting: int
+
+
+def _support(site: dict) -> str:
+    support = site["fn"].support
+    event_dim = 0
+    while isinstance(support, constraints.independent):
+        event_dim += support.reinterpreted_batch_ndims
+        support = support.base_constraint
+    return f"{support!r}" + (f" over {event_dim} event dim(s)" if event_dim else "")
+
+
+def _trace(fn, role: str, name: str, x: Tensor, y: Tensor | None) -> poutine.Trace:
+    try:
+        return poutine.trace(fn).get_trace(x, y=y)
+    except Exception as error:  # any failure of user code becomes one sentence
+        raise PairingError(
+            f"the {role} '{name}' fails on a batch of {x.shape[0]} examples: {type(error).__name__}: {error}"
+        ) from error
+
+
+def check_pair(
+    model, guide, x: Tensor, y: Tensor | None = None, model_name: str = "model", guide_name: str = "guide"
+) -> Pairing:
+    """Trace ``model`` and ``guide`` on ``x`` (a few examples) and raise :class:`PairingError` on misfit."""
+    model_sites = sample_sites(_trace(model, "model", model_name, x, y))
+    guide_sites = sample_sites(_trace(guide, "guide", guide_name, x, y))
+    latents = {n: s for n, s in model_sites.items() if not s["is_observed"]}
+    problems = []
+    if not any(s["is_observed"] for s in model_sites.values()):
+        problems.append("the model observes no site, so it cannot be trained on data")
+    missing = sorted(set(latents) - set(guide_sites))
+    extra = sorted(set(guide_sites) - set(latents))
+    if missing:
+        problems.append(f"the guide misses the model's latent site(s) {', '.join(map(repr, missing))}")
+    if extra:
+        problems.append(
+            f"the guide samples site(s) {', '.join(map(repr, extra))} that the model does not have as latents"
+        )
+    for name in sorted(set(latents) & set(guide_sites)):
+        model_shape, guide_shape = tuple(latents[name]["value"].shape), tuple(guide_sites[name]["value"].shape)
+        if model_shape != guide_shape:
+            problems.append(
+                f"the guide samples '{name}' with shape {guide_shape} where the model's has shape {model_shape}"
+            )
+        if _support(latents[name]) != _support(guide_sites[name]):
+            problems.append(
+                f"the guide samples '{name}' on support {_support(guide_sites[name])} where the model's "
+                f"is {_support(latents[name])}"
+            )
+    for role, sites in (("model", model_sites), ("guide", guide_sites)):
+        outside = sorted(n for n, s in sites.items() if not any(f.name == "data" for f in s["cond_indep_stack"]))
+        if outside:
+            problems.append(f"the {role} samples {', '.join(map(repr, outside))} outside the 'data' plate")
+    if problems:
+        raise PairingError(f"guide '{guide_name}' does not fit model '{model_name}': " + "; ".join(problems) + ".")
+    nesting = max(len(s["cond_indep_stack"]) for s in (*model_sites.values(), *guide_sites.values()))
+    return Pairing(tuple(sorted(latents)), nesting)

@@ -1,0 +1,254 @@
+"""Run directories: train an experiment into one, resume it, load its trained pair.
+
+A run directory holds:
+
+- ``experiment.toml``: the resolved experiment (every default filled in; ``ppl-vae
+  train RUN/experiment.toml`` repeats the run);
+- ``metrics.csv``: one row per epoch (:class:`ppl_vae.train.EpochRecord`);
+- ``checkpoint.pt``: the training state after the last finished epoch (parameters,
+  optimizer, RNG state, epoch, history, best parameters), written atomically;
+- ``summary.json``: final figures (keys in :data:`SUMMARY_KEYS`);
+- ``elbo_curves.png``, ``reconstructions.png``, ``prior_samples.png``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pyro
+
+from ppl_vae.build import build_data, build_pair, model_support
+from ppl_vae.checkpoint import CheckpointError, atomic_write_bytes, load_checkpoint, load_module_state
+from ppl_vae.config import Experiment, load_experiment
+from ppl_vae.data import Dataset, check_data
+from ppl_vae.evaluate import elbo_per_example, frozen
+from ppl_vae.pairing import Pairing, check_pair
+from ppl_vae.plots import plot_elbo_curves, plot_image_rows
+from ppl_vae.predictive import posterior_likelihood, prior_likelihood
+from ppl_vae.train import EpochRecord, Trainer
+
+CHECKPOINT = "checkpoint.pt"
+EXPERIMENT = "experiment.toml"
+
+SUMMARY_KEYS = {
+    "experiment": "experiment name",
+    "data": "how the data was loaded and split",
+    "model": "registered model name",
+    "guide": "registered guide name",
+    "objective": "training objective (and num_particles)",
+    "x_dim": "D, numbers per example",
+    "epochs_run": "epochs trained",
+    "best_epoch": "epoch whose parameters were kept (best validation ELBO)",
+    "stopped_early": "true when patience ran out before training.epochs",
+    "train_seconds": "wall time of training, seconds",
+    "valid_elbo_nats": "validation ELBO, nats per example (single-sample estimate, mean)",
+    "test_elbo_nats": "test ELBO, nats per example",
+    "test_elbo_bits_per_dim": "test ELBO in bits per dimension = -nats / (D ln 2) (lower is better)",
+}
+
+
+class RunError(ValueError):
+    """A run directory that cannot be used as asked."""
+
+
+@dataclass
+class Prepared:
+    """Everything a run needs, built and checked before anything is written."""
+
+    experiment: Experiment
+    data: Dataset
+    model: Any
+    guide: Any
+    pairing: Pairing
+
+
+def prepare(experiment: Experiment) -> Prepared:
+    """Load the data, build the pair (seeded) and check data and pairing; writes nothing."""
+    support = model_support(experiment)
+    data = build_data(experiment, support)
+    for name in ("train", "valid", "test"):
+        split = data.split(name)
+        train_support = "unit_interval" if data.dynamic_binarization and name == "train" else support
+        check_data(split.x, train_support, what=f"{data.name} {name} split")
+    pyro.set_rng_seed(experiment.training.seed)
+    model, guide = build_pair(experiment, data.x_dim, data.num_classes)
+    probe = data.train
+    pairing = check_pair(
+        model,
+        guide,
+        probe.x[:2],
+        None if probe.y is None else probe.y[:2],
+        experiment.sections["model"]["name"],
+        experiment.sections["guide"]["name"],
+    )
+    return Prepared(experiment, data, model, guide, pairing)
+
+
+def default_run_dir(experiment: Experiment) -> Path:
+    return Path("runs") / f"{experiment.name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+
+def write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, lambda f: f.write(text.encode()))
+
+
+def write_metrics(path: Path, history: list[EpochRecord]) -> None:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(EpochRecord.__dataclass_fields__))
+    writer.writeheader()
+    writer.writerows(asdict(r) for r in history)
+    write_text(path, buffer.getvalue())
+
+
+def _trainer(prepared: Prepared, run_dir: Path, callbacks) -> Trainer:
+    def metrics(trainer: Trainer, _: EpochRecord) -> None:
+        write_metrics(run_dir / "metrics.csv", trainer.history)
+
+    return Trainer(
+        prepared.model,
+        prepared.guide,
+        prepared.data,
+        prepared.experiment.training,
+        prepared.pairing.max_plate_nesting,
+        run_dir / CHECKPOINT,
+        [metrics, *callbacks],
+    )
+
+
+def train_experiment(experiment: Experiment, run_dir: Path | None = None, callbacks=()) -> Path:
+    """Train ``experiment`` into a new run directory (default ``runs/NAME-TIMESTAMP``); returns it."""
+    run_dir = Path(run_dir) if run_dir is not None else default_run_dir(experiment)
+    if (run_dir / CHECKPOINT).exists() or (run_dir / EXPERIMENT).exists():
+        raise RunError(f"{run_dir} already holds a run; resume it with --resume {run_dir} or choose another --run-dir")
+    prepared = prepare(experiment)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_text(run_dir / EXPERIMENT, experiment.to_toml())
+    return _fit_and_report(prepared, _trainer(prepared, run_dir, callbacks), run_dir)
+
+
+def read_run_experiment(run_dir: Path) -> Experiment:
+    path = Path(run_dir) / EXPERIMENT
+    if not path.is_file():
+        raise RunError(f"{run_dir} is not a run directory: it has no {EXPERIMENT}")
+    return load_experiment(str(path))
+
+
+def resume(run_dir: Path, callbacks=()) -> Path:
+    """Continue an interrupted run from its checkpoint; refuses (touching nothing) on any mismatch."""
+    run_dir = Path(run_dir)
+    experiment = read_run_experiment(run_dir)
+    state = load_checkpoint(run_dir / CHECKPOINT)
+    prepared = prepare(experiment)
+    trainer = _trainer(prepared, run_dir, callbacks)
+    try:
+        trainer.load_state_dict(state, run_dir / CHECKPOINT)
+    except KeyError as error:
+        raise CheckpointError(f"checkpoint {run_dir / CHECKPOINT} lacks the entry {error}") from error
+    if trainer.finished and (run_dir / "summary.json").exists():
+        raise RunError(f"{run_dir} already finished (epoch {trainer.epoch}); nothing to resume")
+    return _fit_and_report(prepared, trainer, run_dir)
+
+
+def _fit_and_report(prepared: Prepared, trainer: Trainer, run_dir: Path) -> Path:
+    trainer.fit()
+    report(prepared, trainer, run_dir)
+    return run_dir
+
+
+def report(prepared: Prepared, trainer: Trainer, run_dir: Path) -> dict[str, Any]:
+    """Final figures and plots of a trained pair (best parameters loaded); writes summary.json."""
+    experiment, data, model, guide = prepared.experiment, prepared.data, prepared.model, prepared.guide
+    evaluation, training = experiment.evaluation, experiment.training
+    nesting = prepared.pairing.max_plate_nesting
+    test = data.test
+    test_elbo = elbo_per_example(model, guide, test.x, test.y, evaluation.batch_size, training.seed, nesting)
+    history = trainer.history
+    summary = {
+        "experiment": experiment.name,
+        "data": data.description,
+        "model": experiment.sections["model"]["name"],
+        "guide": experiment.sections["guide"]["name"],
+        "objective": f"{training.objective} (K={training.num_particles})",
+        "x_dim": data.x_dim,
+        "epochs_run": trainer.epoch,
+        "best_epoch": trainer.best_epoch,
+        "stopped_early": trainer.epoch < training.epochs,
+        "train_seconds": round(sum(r.seconds for r in history), 2),
+        "valid_elbo_nats": trainer.best_valid_elbo,
+        "test_elbo_nats": test_elbo.mean().item(),
+        "test_elbo_bits_per_dim": bits_per_dim(test_elbo.mean().item(), data.x_dim),
+    }
+    plot_elbo_curves(
+        [r.epoch for r in history],
+        [r.train_objective for r in history],
+        [r.valid_elbo for r in history],
+        run_dir / "elbo_curves.png",
+    )
+    with frozen(training.seed):
+        shown = test.x[:12]
+        y = None if test.y is None else test.y[:12]
+        reconstruction = posterior_likelihood(model, guide, shown, y).mean
+        plot_image_rows(
+            [("test images", shown), ("reconstructions (mean of p(x|z), z ~ q(z|x))", reconstruction)],
+            data.image_shape,
+            12,
+            run_dir / "reconstructions.png",
+        )
+        samples = prior_likelihood(model, 48).mean
+        plot_image_rows(
+            [("prior samples (mean of p(x|z), z ~ p(z))", samples)], data.image_shape, 12, run_dir / "prior_samples.png"
+        )
+    write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def bits_per_dim(nats_per_example: float, x_dim: int) -> float:
+    """-log p in bits per dimension: -nats / (D ln 2)."""
+    return -nats_per_example / (x_dim * math.log(2))
+
+
+@dataclass
+class TrainedRun:
+    """A run's experiment and its pair with the best parameters loaded (no data loaded)."""
+
+    directory: Path
+    experiment: Experiment
+    model: Any
+    guide: Any
+    x_dim: int
+    num_classes: int | None
+    image_shape: tuple[int, int]
+    max_plate_nesting: int
+
+
+def load_trained(run_dir: Path) -> TrainedRun:
+    """Rebuild a run's pair from experiment.toml and load the kept (best) parameters."""
+    run_dir = Path(run_dir)
+    experiment = read_run_experiment(run_dir)
+    state = load_checkpoint(run_dir / CHECKPOINT)
+    try:
+        info, best = state["data_info"], state["best"]
+    except KeyError as error:
+        raise CheckpointError(f"checkpoint {run_dir / CHECKPOINT} lacks the entry {error}") from error
+    if not state.get("epoch"):
+        raise RunError(f"{run_dir} has no trained model yet (no finished epoch)")
+    model, guide = build_pair(experiment, info["x_dim"], info["num_classes"])
+    load_module_state(model, best["model"], "model", run_dir / CHECKPOINT)
+    load_module_state(guide, best["guide"], "guide", run_dir / CHECKPOINT)
+    return TrainedRun(
+        run_dir,
+        experiment,
+        model,
+        guide,
+        info["x_dim"],
+        info["num_classes"],
+        tuple(info["image_shape"]),
+        state.get("max_plate_nesting", 1),
+    )

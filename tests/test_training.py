@@ -1,0 +1,184 @@
+"""Training runs: improvement, resume, evaluation without side effects, failures that keep work."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+from ppl_vae.guides.gaussian import GaussianEncoder
+from ppl_vae.models.bernoulli import BernoulliVAE
+
+from ppl_vae.checkpoint import CheckpointError, load_checkpoint
+from ppl_vae.config import TrainingConfig
+from ppl_vae.data import synthetic_binary
+from ppl_vae.evaluate import elbo_per_example
+from ppl_vae.objectives import KLWeight, make_objective
+from ppl_vae.run import SUMMARY_KEYS, RunError, load_trained, resume, train_experiment
+from ppl_vae.train import Trainer, TrainingDiverged
+from ppl_vae.weights import log_weights
+
+RUN_FILES = {
+    "experiment.toml",
+    "metrics.csv",
+    "checkpoint.pt",
+    "summary.json",
+    "elbo_curves.png",
+    "reconstructions.png",
+    "prior_samples.png",
+}
+
+
+def test_default_run_improves_and_writes_its_directory(fast_experiment, tmp_path):
+    run_dir = train_experiment(fast_experiment("training.epochs=8"), tmp_path / "run")
+    assert RUN_FILES <= {p.name for p in run_dir.iterdir()}
+    lines = (run_dir / "metrics.csv").read_text().splitlines()
+    assert lines[0] == "epoch,train_objective,valid_elbo,beta,seconds" and len(lines) == 9
+    valid = [float(line.split(",")[2]) for line in lines[1:]]
+    assert valid[-1] > valid[0] + 5.0, valid
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert set(SUMMARY_KEYS) <= set(summary)
+    assert summary["test_elbo_bits_per_dim"] == pytest.approx(-summary["test_elbo_nats"] / (64 * math.log(2)))
+    assert summary["test_elbo_nats"] < 0
+
+
+def test_resume_after_interruption_matches_uninterrupted_run(fast_experiment, tmp_path):
+    experiment = fast_experiment("training.epochs=4")
+    train_experiment(experiment, tmp_path / "whole")
+
+    def interrupt(trainer, record):
+        if record.epoch == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_experiment(experiment, tmp_path / "cut", callbacks=[interrupt])
+    assert load_checkpoint(tmp_path / "cut" / "checkpoint.pt")["epoch"] == 2
+    resume(tmp_path / "cut")
+    whole, cut = load_trained(tmp_path / "whole"), load_trained(tmp_path / "cut")
+    for a, b in zip(whole.model.state_dict().values(), cut.model.state_dict().values()):
+        assert torch.equal(a, b)
+    for a, b in zip(whole.guide.state_dict().values(), cut.guide.state_dict().values()):
+        assert torch.equal(a, b)
+    assert (tmp_path / "whole" / "metrics.csv").read_text().splitlines()[1:][-1].split(",")[:3] == (
+        tmp_path / "cut" / "metrics.csv"
+    ).read_text().splitlines()[1:][-1].split(",")[:3]
+    with pytest.raises(RunError, match="already finished"):
+        resume(tmp_path / "cut")
+
+
+def test_evaluation_leaves_parameters_and_rng_unchanged():
+    data = synthetic_binary()
+    model, guide = BernoulliVAE(16, latent_dim=2, hidden=(8,)), GaussianEncoder(16, latent_dim=2, hidden=(8,))
+    trainer = Trainer(model, guide, data, TrainingConfig(epochs=1, batch_size=50))
+    trainer.fit()
+    before = [p.detach().clone() for p in trainer.parameters]
+    rng = torch.get_rng_state()
+    first = trainer.validation_elbo()
+    second = trainer.validation_elbo()
+    elbo_per_example(model, guide, data.test.x)
+    assert first == second
+    assert all(torch.equal(a, b) for a, b in zip(before, trainer.parameters))
+    assert all(p.grad is None for p in trainer.parameters)
+    assert torch.equal(rng, torch.get_rng_state())
+
+
+def test_nan_loss_stops_and_keeps_last_checkpoint(fast_experiment, tmp_path):
+    def poison(trainer, record):
+        if record.epoch == 1:
+            with torch.no_grad():
+                trainer.model.decoder[0].weight.fill_(float("nan"))
+
+    with pytest.raises(TrainingDiverged, match="the loss became nan at epoch 2, step 1; the last good checkpoint"):
+        train_experiment(fast_experiment(), tmp_path / "run", callbacks=[poison])
+    state = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
+    assert state["epoch"] == 1
+    assert all(torch.isfinite(v).all() for v in state["model"].values())
+
+
+def test_corrupt_or_foreign_checkpoint_is_refused_untouched(fast_experiment, tmp_path):
+    run = train_experiment(fast_experiment("training.epochs=1"), tmp_path / "run")
+    (run / "summary.json").unlink()
+    checkpoint = run / "checkpoint.pt"
+    checkpoint.write_bytes(checkpoint.read_bytes()[:1000])
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    with pytest.raises(CheckpointError, match="is corrupt or unreadable"):
+        resume(run)
+    torch.save({"weights": torch.zeros(3)}, checkpoint)
+    before["checkpoint.pt"] = checkpoint.read_bytes()
+    with pytest.raises(CheckpointError, match="is not a ppl_vae checkpoint"):
+        resume(run)
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+
+
+def test_checkpoint_of_another_architecture_is_refused(fast_experiment, tmp_path):
+    run = train_experiment(fast_experiment("training.epochs=1"), tmp_path / "run")
+    (run / "summary.json").unlink()
+    text = (run / "experiment.toml").read_text().replace("latent_dim = 4", "latent_dim = 5")
+    (run / "experiment.toml").write_text(text)
+    before = (run / "checkpoint.pt").read_bytes()
+    with pytest.raises(CheckpointError, match="does not fit the experiment's model"):
+        resume(run)
+    assert (run / "checkpoint.pt").read_bytes() == before
+
+
+def test_existing_run_directory_is_not_overwritten(fast_experiment, tmp_path):
+    run = train_experiment(fast_experiment("training.epochs=1"), tmp_path / "run")
+    with pytest.raises(RunError, match="already holds a run"):
+        train_experiment(fast_experiment("training.epochs=1"), run)
+
+
+def test_bounds_order_and_kl_weight():
+    torch.manual_seed(0)
+    model, guide = BernoulliVAE(16, latent_dim=2, hidden=(8,)), GaussianEncoder(16, latent_dim=2, hidden=(8,))
+    x = synthetic_binary(200).train.x
+    with torch.no_grad():
+        lw = log_weights(model, guide, x, num_particles=2000)
+        elbo = lw.mean()
+        iw50 = (torch.logsumexp(lw[:50], 0) - math.log(50)).mean()
+        iw2000 = (torch.logsumexp(lw, 0) - math.log(2000)).mean()
+        assert elbo < iw50 < iw2000
+        elbo_loss = make_objective("trace_elbo", num_particles=2000).differentiable_loss(model, guide, x, y=None)
+        assert -elbo_loss / x.shape[0] == pytest.approx(elbo.item(), abs=0.1)
+        iwae_loss = make_objective("iwae", num_particles=2000).differentiable_loss(model, guide, x, y=None)
+        assert -iwae_loss.item() / x.shape[0] == pytest.approx(iw2000.item(), abs=0.1)
+        analytic = make_objective("analytic_kl", num_particles=2000).differentiable_loss(model, guide, x, y=None)
+        assert -analytic / x.shape[0] == pytest.approx(elbo.item(), abs=0.1)
+        no_kl = KLWeight(0.0)
+        reconstruction = -make_objective("trace_elbo", 2000).differentiable_loss(no_kl(model), no_kl(guide), x, y=None)
+        kl = guide.posterior(x).base_dist
+        kl = torch.distributions.kl_divergence(kl, torch.distributions.Normal(0.0, 1.0)).sum(-1).sum()
+        assert (reconstruction - kl).item() / x.shape[0] == pytest.approx(elbo.item(), abs=0.1)
+
+
+@pytest.mark.parametrize("objective", ["analytic_kl", "iwae"])
+def test_other_objectives_train(fast_experiment, tmp_path, objective):
+    run = train_experiment(
+        fast_experiment(
+            f"training.objective={objective}",
+            "training.num_particles=3",
+            "training.epochs=5",
+            "training.warmup_epochs=2",
+        ),
+        tmp_path / "run",
+    )
+    rows = [line.split(",") for line in (run / "metrics.csv").read_text().splitlines()[1:]]
+    assert float(rows[0][3]) == pytest.approx(0.5)  # beta at the end of epoch 1 of a 2-epoch warm-up
+    assert float(rows[-1][3]) == 1.0
+    assert float(rows[-1][2]) > float(rows[0][2])
+
+
+def test_gaussian_experiment_runs_on_grey_levels(tmp_path):
+    from ppl_vae.config import load_experiment
+
+    experiment = load_experiment("gaussian_digits", ["training.epochs=2", "model.hidden=[16]", "guide.hidden=[16]"])
+    summary = json.loads((train_experiment(experiment, tmp_path / "run") / "summary.json").read_text())
+    assert "binarized" not in summary["data"] and math.isfinite(summary["test_elbo_nats"])
+
+
+def test_bernoulli_model_refuses_grey_levels(fast_experiment, tmp_path):
+    from ppl_vae.data import DataError
+
+    with pytest.raises(DataError, match="not binary but the model has a Bernoulli likelihood"):
+        train_experiment(fast_experiment("data.binarize=none"), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
