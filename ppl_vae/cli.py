@@ -43,12 +43,10 @@ def cmd_train(args: argparse.Namespace) -> None:
         run_dir = train_experiment(experiment, args.run_dir)
     summary = json.loads((run_dir / "summary.json").read_text())
     print(f"data: {summary['data']}")
-    width = max(map(len, summary))
-    for key, value in summary.items():
-        if isinstance(value, float):
-            print(f"  {key:<{width}}  {value:.4f}")
-        elif key not in ("data",):
-            print(f"  {key:<{width}}  {value}")
+    iw = summary.pop("test_importance_weighted")
+    print_table(summary, skip=("data",))
+    print(f"test split, importance-weighted with K = {iw['iw_samples']}:")
+    print_table(iw, skip=("kl_per_dim",))
     print(f"run directory: {run_dir}")
 
 
@@ -70,6 +68,56 @@ def cmd_sample(args: argparse.Namespace) -> None:
         output,
     )
     print(f"wrote {output}")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    import time
+
+    from ppl_vae.evaluate import importance_weighted_log_likelihood, khat_warning, likelihood_summary
+    from ppl_vae.run import load_run_data, write_text
+
+    if args.iw_samples < 1:
+        raise ConfigError(f"--iw-samples must be at least 1, got {args.iw_samples}")
+    run = load_trained(Path(args.run_dir))
+    data = load_run_data(run)
+    split = data.split(args.split)
+    x, y = split.x, split.y
+    if args.limit:
+        x, y = x[: args.limit], None if y is None else y[: args.limit]
+    print(f"evaluating {run.directory} on {len(x)} {args.split} examples of {data.description}, K = {args.iw_samples}")
+    start = time.perf_counter()
+    estimate = importance_weighted_log_likelihood(
+        run.model,
+        run.guide,
+        x,
+        y,
+        args.iw_samples,
+        seed=args.seed,
+        max_plate_nesting=run.max_plate_nesting,
+        progress=True,
+    )
+    summary = {
+        "run": str(run.directory),
+        "split": args.split,
+        "data": data.description,
+        **likelihood_summary(estimate, run.x_dim),
+        "seconds": round(time.perf_counter() - start, 2),
+    }
+    write_text(run.directory / "evaluation.json", json.dumps(summary, indent=2) + "\n")
+    print_table(summary, skip=("run", "data", "split", "kl_per_dim"))
+    warning = khat_warning(summary)
+    if warning:
+        print(warning)
+    print(f"wrote {run.directory / 'evaluation.json'}")
+
+
+def print_table(summary: dict, skip: tuple[str, ...] = ()) -> None:
+    width = max(map(len, summary))
+    for key, value in summary.items():
+        if key in skip:
+            continue
+        shown = f"{value:.4f}" if isinstance(value, float) else value
+        print(f"  {key:<{width}}  {shown}")
 
 
 def cmd_list(args: argparse.Namespace) -> None:
@@ -109,6 +157,14 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--output", help="PNG path (default RUN_DIR/samples.png)")
     sample.set_defaults(handler=cmd_sample)
+
+    evaluate = commands.add_parser("evaluate", help="importance-weighted log-likelihood of a trained run")
+    evaluate.add_argument("run_dir")
+    evaluate.add_argument("--iw-samples", type=int, default=5000, help="K, importance samples per example")
+    evaluate.add_argument("--split", default="test", choices=("train", "valid", "test"))
+    evaluate.add_argument("--limit", type=int, help="evaluate only the first N examples of the split")
+    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.set_defaults(handler=cmd_evaluate)
 
     listing = commands.add_parser("list", help="registered models, guides, datasets and shipped experiments")
     listing.add_argument("experiment", nargs="?", help="also load this experiment's plugins")

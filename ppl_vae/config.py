@@ -235,15 +235,23 @@ def validate(sections: dict[str, dict[str, Any]]) -> Experiment:
 
 
 def load_plugins(experiment: Experiment) -> None:
-    """Import the user files or modules named in ``[experiment] plugins`` (they register names)."""
+    """Import the user files or modules named in ``[experiment] plugins`` (they register names).
+
+    A file is imported once per process (as module ``ppl_vae_plugin_<stem>``), however
+    often this is called.
+    """
     for plugin in experiment.sections["experiment"].get("plugins", []):
         if plugin.endswith(".py"):
             path = Path(plugin)
             if not path.is_file():
                 raise ConfigError(f"plugin file {plugin} does not exist")
-            spec = importlib.util.spec_from_file_location(f"ppl_vae_plugin_{path.stem}", path)
+            name = f"ppl_vae_plugin_{path.stem}"
+            loaded = sys.modules.get(name)
+            if loaded is not None and Path(loaded.__file__).resolve() == path.resolve():
+                continue
+            spec = importlib.util.spec_from_file_location(name, path)
             module = importlib.util.module_from_spec(spec)
-            sys.modules[spec.name] = module
+            sys.modules[name] = module
             spec.loader.exec_module(module)
         else:
             try:

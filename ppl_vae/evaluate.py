@@ -8,12 +8,21 @@ after a call as before it, so evaluating during training cannot change the train
 from __future__ import annotations
 
 import contextlib
+import math
+import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
 
+import arviz
+import pyro
+import pyro.distributions as dist
 import torch
 from torch import Tensor
+from tqdm.auto import tqdm
 
-from ppl_vae.weights import log_weights
+from ppl_vae.data import check_data
+from ppl_vae.pairing import check_pair
+from ppl_vae.weights import log_weights, sample_sites, traced_log_weights
 
 
 @contextlib.contextmanager
@@ -43,3 +52,209 @@ def elbo_per_example(
                 for s in batches(x.shape[0], batch_size)
             ]
         )
+
+
+DEFAULT_MAX_ELEMENTS = 2**24
+MIN_SAMPLES_FOR_KHAT = 25
+KHAT_THRESHOLD = 0.7
+
+
+@dataclass
+class ImportanceWeightedEstimate:
+    r"""Per-example results of :func:`importance_weighted_log_likelihood`, all shaped (N,).
+
+    - ``log_likelihood``: :math:`\log \hat p(x) = \operatorname{logsumexp}_k \log w_k - \log K`,
+      nats; a stochastic lower bound on log p(x) in expectation (the IWAE bound), tight as K grows.
+    - ``standard_error``: Monte Carlo standard error of ``log_likelihood`` by the delta method,
+      :math:`\operatorname{sd}(w) / (\sqrt{K}\,\bar w)`; unreliable itself when k-hat is high.
+    - ``ess``: effective sample size of the weights, :math:`(\sum w)^2 / \sum w^2`, between 1 and K.
+    - ``khat``: Pareto k-hat of the weights (``arviz.psislw``). Above 0.7 the weights' tail is so
+      heavy that the estimate, and its standard error, should not be trusted (Vehtari et al. 2024).
+      NaN when K < 25: too few weights to fit the tail (PSIS uses the largest 20%, at least 5).
+    - ``elbo``: the mean of the K log-weights: the ELBO estimated from the same samples.
+    - ``latent_means``: per latent site, the mean of its K samples, (N, *event shape): a Monte Carlo
+      posterior mean, used to count active units.
+    - ``kl_per_dim``: per latent site whose guide and prior factorize (``Independent``),
+      the Monte Carlo KL(q(z_j|x) || p(z_j)) of each dimension j, (N, dims).
+    """
+
+    log_likelihood: Tensor
+    standard_error: Tensor
+    ess: Tensor
+    khat: Tensor
+    elbo: Tensor
+    latent_means: dict[str, Tensor]
+    kl_per_dim: dict[str, Tensor]
+    num_samples: int
+
+
+def _per_dim_kl(guide_site: dict, model_site: dict) -> Tensor | None:
+    """(K, n, dims) log q(z_j|x) - log p(z_j), or None if either side does not factorize."""
+    q, p = guide_site["fn"], model_site["fn"]
+    if not (isinstance(q, dist.Independent) and isinstance(p, dist.Independent)):
+        return None
+    value = guide_site["value"]
+    difference = q.base_dist.log_prob(value) - p.base_dist.log_prob(value)
+    return difference.reshape(*difference.shape[:2], -1)
+
+
+def _chunk_sizes(n: int, k: int, width: int, max_elements: int) -> tuple[int, int]:
+    """(examples, particles) per chunk so that examples * particles * width <= max_elements."""
+    n_chunk = max(1, min(n, 100, max_elements // width))
+    k_chunk = max(1, min(k, max_elements // (n_chunk * width)))
+    return n_chunk, k_chunk
+
+
+def importance_weighted_log_likelihood(
+    model,
+    guide,
+    x: Tensor,
+    y: Tensor | None = None,
+    num_samples: int = 5000,
+    max_elements: int = DEFAULT_MAX_ELEMENTS,
+    seed: int = 0,
+    max_plate_nesting: int = 1,
+    progress: bool = False,
+) -> ImportanceWeightedEstimate:
+    r"""Estimate log p(x) per example by importance sampling with the guide as proposal.
+
+    For each example, K = ``num_samples`` latents z_k ~ q(z | x) give
+    :math:`\log w_k = \log p(x, z_k) - \log q(z_k \mid x)` (unscaled log-densities: correct
+    for models trained with KL warm-up, beta or subsampling) and
+    :math:`\log \hat p(x) = \operatorname{logsumexp}_k \log w_k - \log K`.
+    The guide is traced inside a vectorized particle plate and the model replayed on its
+    samples (``ppl_vae.weights``), keeping the data dimension; work is cut into chunks of
+    examples and particles with chunk_examples * chunk_particles * D <= ``max_elements``
+    (the largest per-sample tensor, e.g. decoder output; peak memory is a few times
+    4 * max_elements bytes). All K log-weights of a chunk of examples are kept for k-hat.
+
+    ``x``: (N, D) data the model accepts; ``y``: labels or conditioning input, (N, ...).
+    Runs under :func:`frozen`: parameters and the global RNG are left as they were.
+
+    .. warning:: The estimate is biased low for finite K and its error bar comes from the
+       same weights: when ``khat`` > 0.7 neither is reliable; raise K or improve the guide.
+
+    Reference: Y. Burda, R. Grosse, R. Salakhutdinov, Importance Weighted Autoencoders, ICLR 2016.
+    """
+    if not isinstance(num_samples, int) or num_samples < 1:
+        raise ValueError(f"the number of importance samples K must be a whole number >= 1, got {num_samples!r}")
+    check_data(x, getattr(model, "data_support", "real"), getattr(model, "x_dim", None))
+    n, width = x.shape
+    n_chunk, k_chunk = _chunk_sizes(n, num_samples, width, max_elements)
+    parts: dict[str, list] = {"lw": [], "means": [], "kl": []}
+    with frozen(seed):
+        check_pair(model, guide, x[:2], None if y is None else y[:2])
+    with frozen(seed), pyro.validation_enabled(False):
+        for s in tqdm(
+            list(batches(n, n_chunk)), desc=f"importance sampling, K={num_samples}", disable=not progress, unit="chunk"
+        ):
+            xs, ys = x[s], None if y is None else y[s]
+            log_w, sums, kls = [], {}, {}
+            for k in range(0, num_samples, k_chunk):
+                k_now = min(k_chunk, num_samples - k)
+                lw, guide_trace, model_trace = traced_log_weights(
+                    model, guide, xs, ys, k_now, max_plate_nesting=max_plate_nesting
+                )
+                log_w.append(lw)
+                for name, site in sample_sites(guide_trace).items():
+                    sums[name] = sums.get(name, 0) + site["value"].sum(0)
+                    kl = _per_dim_kl(site, model_trace.nodes[name])
+                    if kl is not None:
+                        kls[name] = kls.get(name, 0) + kl.sum(0)
+            parts["lw"].append(torch.cat(log_w))
+            parts["means"].append({name: total / num_samples for name, total in sums.items()})
+            parts["kl"].append({name: total / num_samples for name, total in kls.items()})
+    log_w = torch.cat(parts["lw"], dim=1)  # (K, N)
+    log_mean_w = torch.logsumexp(log_w, 0) - math.log(num_samples)
+    w = torch.exp(log_w - log_w.max(0).values)
+    mean_w, mean_w2 = w.mean(0), (w**2).mean(0)
+    khat = torch.full((n,), math.nan)
+    if num_samples >= MIN_SAMPLES_FOR_KHAT:
+        with warnings.catch_warnings():  # high k-hat is reported by the caller, per data point
+            warnings.simplefilter("ignore")
+            khat = torch.as_tensor(arviz.psislw(log_w.T.double().numpy(), reff=1.0)[1], dtype=torch.float32)
+    return ImportanceWeightedEstimate(
+        log_likelihood=log_mean_w,
+        standard_error=((mean_w2 - mean_w**2).clamp(min=0) / num_samples).sqrt() / mean_w,
+        ess=num_samples * mean_w**2 / mean_w2,
+        khat=khat.reshape(n),
+        elbo=log_w.mean(0),
+        latent_means={k: torch.cat([m[k] for m in parts["means"]]) for k in parts["means"][0]},
+        kl_per_dim={k: torch.cat([m[k] for m in parts["kl"]]) for k in parts["kl"][0]},
+        num_samples=num_samples,
+    )
+
+
+def bits_per_dim(nats_per_example: float, x_dim: int) -> float:
+    """-log p in bits per dimension: -nats / (D ln 2) (lower is better)."""
+    return -nats_per_example / (x_dim * math.log(2))
+
+
+def _mean_and_error(values: Tensor) -> tuple[float, float]:
+    """Mean over examples and its standard error over the data, std / sqrt(N)."""
+    n = values.numel()
+    return values.mean().item(), (values.std().item() / math.sqrt(n)) if n > 1 else math.nan
+
+
+ACTIVE_UNIT_THRESHOLD = 0.01
+
+
+def likelihood_summary(estimate: ImportanceWeightedEstimate, x_dim: int) -> dict:
+    """The figures of ``evaluation.json`` (keys in :data:`EVALUATION_KEYS`) from a per-example estimate."""
+    elbo, elbo_se = _mean_and_error(estimate.elbo)
+    iw, iw_se = _mean_and_error(estimate.log_likelihood)
+    khat = estimate.khat
+    known = khat[~torch.isnan(khat)]
+    return {
+        "num_examples": estimate.log_likelihood.numel(),
+        "iw_samples": estimate.num_samples,
+        "elbo_nats": elbo,
+        "elbo_standard_error": elbo_se,
+        "iw_log_likelihood_nats": iw,
+        "iw_standard_error": iw_se,
+        "iw_monte_carlo_error": (estimate.standard_error**2).mean().sqrt().item() / math.sqrt(khat.numel()),
+        "iw_bits_per_dim": bits_per_dim(iw, x_dim),
+        "elbo_bits_per_dim": bits_per_dim(elbo, x_dim),
+        "gap_nats": iw - elbo,
+        "khat_above_0.7_share": (known > KHAT_THRESHOLD).float().mean().item() if known.numel() else None,
+        "khat_median": known.median().item() if known.numel() else None,
+        "khat_max": known.max().item() if known.numel() else None,
+        "ess_median": estimate.ess.median().item(),
+        "active_units": {
+            name: int((means.reshape(means.shape[0], -1).var(0) > ACTIVE_UNIT_THRESHOLD).sum())
+            for name, means in estimate.latent_means.items()
+        },
+        "kl_per_dim": {name: kl.mean(0).tolist() for name, kl in estimate.kl_per_dim.items()},
+    }
+
+
+EVALUATION_KEYS = {
+    "num_examples": "N, examples evaluated",
+    "iw_samples": "K, importance samples per example",
+    "elbo_nats": "mean ELBO over examples (from the same K samples), nats per example",
+    "elbo_standard_error": "standard error of that mean over the data, std / sqrt(N)",
+    "iw_log_likelihood_nats": "mean importance-weighted log-likelihood log p̂(x), nats per example",
+    "iw_standard_error": "standard error of that mean over the data, std / sqrt(N)",
+    "iw_monte_carlo_error": "Monte Carlo error of that mean from the weights alone (delta method)",
+    "iw_bits_per_dim": "-iw_log_likelihood_nats / (D ln 2)",
+    "elbo_bits_per_dim": "-elbo_nats / (D ln 2)",
+    "gap_nats": "iw_log_likelihood_nats - elbo_nats: how loose the ELBO is",
+    "khat_above_0.7_share": "share of examples whose Pareto k-hat > 0.7: do not trust their estimate (null if K < 25)",
+    "khat_median": "median Pareto k-hat",
+    "khat_max": "largest Pareto k-hat",
+    "ess_median": "median effective sample size of the weights (1..K)",
+    "active_units": "per latent site: dimensions whose posterior mean varies over the data by more than 0.01",
+    "kl_per_dim": "per latent site: mean over examples of KL(q(z_j|x) || p(z_j)) per dimension, nats",
+}
+
+
+def khat_warning(summary: dict) -> str | None:
+    """A sentence to print when some estimates have k-hat > 0.7, else None."""
+    share = summary.get("khat_above_0.7_share")
+    if share:
+        return (
+            f"warning: Pareto k-hat > 0.7 for {100 * share:.1f}% of examples (max {summary['khat_max']:.2f}): "
+            "their importance weights are too heavy-tailed for the estimate or its error bar to be trusted; "
+            "raise K or improve the guide"
+        )
+    return None

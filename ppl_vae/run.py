@@ -16,7 +16,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -28,7 +27,14 @@ from ppl_vae.build import build_data, build_pair, model_support
 from ppl_vae.checkpoint import CheckpointError, atomic_write_bytes, load_checkpoint, load_module_state
 from ppl_vae.config import Experiment, load_experiment
 from ppl_vae.data import Dataset, check_data
-from ppl_vae.evaluate import elbo_per_example, frozen
+from ppl_vae.evaluate import (
+    bits_per_dim,
+    elbo_per_example,
+    frozen,
+    importance_weighted_log_likelihood,
+    khat_warning,
+    likelihood_summary,
+)
 from ppl_vae.pairing import Pairing, check_pair
 from ppl_vae.plots import plot_elbo_curves, plot_image_rows
 from ppl_vae.predictive import posterior_likelihood, prior_likelihood
@@ -51,6 +57,8 @@ SUMMARY_KEYS = {
     "valid_elbo_nats": "validation ELBO, nats per example (single-sample estimate, mean)",
     "test_elbo_nats": "test ELBO, nats per example",
     "test_elbo_bits_per_dim": "test ELBO in bits per dimension = -nats / (D ln 2) (lower is better)",
+    "test_importance_weighted": "the evaluation.json figures (ppl_vae.evaluate.EVALUATION_KEYS) on the test "
+    "split with K = evaluation.iw_samples",
 }
 
 
@@ -185,6 +193,13 @@ def report(prepared: Prepared, trainer: Trainer, run_dir: Path) -> dict[str, Any
         "test_elbo_nats": test_elbo.mean().item(),
         "test_elbo_bits_per_dim": bits_per_dim(test_elbo.mean().item(), data.x_dim),
     }
+    estimate = importance_weighted_log_likelihood(
+        model, guide, test.x, test.y, evaluation.iw_samples, seed=training.seed, max_plate_nesting=nesting
+    )
+    summary["test_importance_weighted"] = likelihood_summary(estimate, data.x_dim)
+    warning = khat_warning(summary["test_importance_weighted"])
+    if warning:
+        print(warning)
     plot_elbo_curves(
         [r.epoch for r in history],
         [r.train_objective for r in history],
@@ -207,11 +222,6 @@ def report(prepared: Prepared, trainer: Trainer, run_dir: Path) -> dict[str, Any
         )
     write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary
-
-
-def bits_per_dim(nats_per_example: float, x_dim: int) -> float:
-    """-log p in bits per dimension: -nats / (D ln 2)."""
-    return -nats_per_example / (x_dim * math.log(2))
 
 
 @dataclass
@@ -252,3 +262,8 @@ def load_trained(run_dir: Path) -> TrainedRun:
         tuple(info["image_shape"]),
         state.get("max_plate_nesting", 1),
     )
+
+
+def load_run_data(run: TrainedRun) -> Dataset:
+    """The run's dataset, loaded and binarized as when it was trained."""
+    return build_data(run.experiment, model_support(run.experiment))

@@ -94,5 +94,6 @@ def test_user_plugin_registers_a_model(tmp_path):
     path.write_text("[experiment]\nplugins = ['my_models.py']\n\n[model]\nname = 'test_plugin_vae'\n")
     experiment = load_experiment(str(path))
     model, guide = build_pair(experiment, 64, 10)
+    build_pair(experiment, 64, 10)  # loading the plugins again must not register twice
     assert type(model).__name__ == "Mine" and "test_plugin_vae" in MODELS.names()
     assert guide.latent_dim == model.latent_dim
