@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pyro.distributions as dist
-from ppl_vae.models.base import LatentVariableModel
 from torch import Tensor
 
+from ppl_vae.models.base import LatentVariableModel
 from ppl_vae.registry import register_model
 
 

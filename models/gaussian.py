@@ -10,11 +10,11 @@ from collections.abc import Sequence
 
 import pyro.distributions as dist
 import torch
-from ppl_vae.models.base import LatentVariableModel
 from pyro.nn import PyroParam
 from torch import Tensor
 from torch.nn import functional as F
 
+from ppl_vae.models.base import LatentVariableModel
 from ppl_vae.registry import register_model
 
 SCALES = ("shared", "decoder", "fixed")

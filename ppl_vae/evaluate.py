@@ -38,20 +38,36 @@ def batches(n: int, batch_size: int) -> Iterator[slice]:
         yield slice(start, min(start + batch_size, n))
 
 
+def bound_per_example(
+    model,
+    guide,
+    x: Tensor,
+    y: Tensor | None = None,
+    num_particles: int = 1,
+    batch_size: int = 500,
+    seed: int = 0,
+    max_plate_nesting: int = 1,
+) -> Tensor:
+    """Importance-weighted bound log (1/K) sum_k w_k per example, K = ``num_particles``: (N,) nats.
+
+    With K = 1 this is a single-sample ELBO estimate, log p(x, z) - log q(z | x), z ~ q.
+    Unscaled log-densities: the true bound whatever beta the pair was trained with.
+    """
+    with frozen(seed):
+        bounds = []
+        for s in batches(x.shape[0], batch_size):
+            lw = log_weights(
+                model, guide, x[s], None if y is None else y[s], num_particles, max_plate_nesting=max_plate_nesting
+            )
+            bounds.append(torch.logsumexp(lw, 0) - math.log(num_particles))
+        return torch.cat(bounds)
+
+
 def elbo_per_example(
     model, guide, x: Tensor, y: Tensor | None = None, batch_size: int = 500, seed: int = 0, max_plate_nesting: int = 1
 ) -> Tensor:
-    """Single-sample ELBO estimate log p(x, z) - log q(z | x), z ~ q, per example: (N,) nats.
-
-    Unscaled log-densities: the true ELBO whatever beta the pair was trained with.
-    """
-    with frozen(seed):
-        return torch.cat(
-            [
-                log_weights(model, guide, x[s], None if y is None else y[s], 1, max_plate_nesting=max_plate_nesting)[0]
-                for s in batches(x.shape[0], batch_size)
-            ]
-        )
+    """Single-sample ELBO estimate per example: (N,) nats (:func:`bound_per_example` with K = 1)."""
+    return bound_per_example(model, guide, x, y, 1, batch_size, seed, max_plate_nesting)
 
 
 DEFAULT_MAX_ELEMENTS = 2**24

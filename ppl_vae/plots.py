@@ -22,7 +22,7 @@ def plot_elbo_curves(epochs: Sequence[int], train: Sequence[float], valid: Seque
     """Training objective and validation ELBO (nats per example) against epoch."""
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(epochs, train, label="train objective")
-    ax.plot(epochs, valid, label="validation ELBO")
+    ax.plot(epochs, valid, label="validation bound")
     ax.set_xlabel("epoch")
     ax.set_ylabel("nats per example")
     ax.legend()

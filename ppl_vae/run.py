@@ -54,7 +54,7 @@ SUMMARY_KEYS = {
     "best_epoch": "epoch whose parameters were kept (best validation ELBO)",
     "stopped_early": "true when patience ran out before training.epochs",
     "train_seconds": "wall time of training, seconds",
-    "valid_elbo_nats": "validation ELBO, nats per example (single-sample estimate, mean)",
+    "valid_bound_nats": "best validation bound (ELBO; IW-K bound for the iwae objective), nats per example",
     "test_elbo_nats": "test ELBO, nats per example",
     "test_elbo_bits_per_dim": "test ELBO in bits per dimension = -nats / (D ln 2) (lower is better)",
     "test_importance_weighted": "the evaluation.json figures (ppl_vae.evaluate.EVALUATION_KEYS) on the test "
@@ -189,7 +189,7 @@ def report(prepared: Prepared, trainer: Trainer, run_dir: Path) -> dict[str, Any
         "best_epoch": trainer.best_epoch,
         "stopped_early": trainer.epoch < training.epochs,
         "train_seconds": round(sum(r.seconds for r in history), 2),
-        "valid_elbo_nats": trainer.best_valid_elbo,
+        "valid_bound_nats": trainer.best_valid_bound,
         "test_elbo_nats": test_elbo.mean().item(),
         "test_elbo_bits_per_dim": bits_per_dim(test_elbo.mean().item(), data.x_dim),
     }
@@ -203,7 +203,7 @@ def report(prepared: Prepared, trainer: Trainer, run_dir: Path) -> dict[str, Any
     plot_elbo_curves(
         [r.epoch for r in history],
         [r.train_objective for r in history],
-        [r.valid_elbo for r in history],
+        [r.valid_bound for r in history],
         run_dir / "elbo_curves.png",
     )
     with frozen(training.seed):

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pyro
 import pytest
 import torch
+from pyro import poutine
+
 from ppl_vae.guides.gaussian import GaussianEncoder
 from ppl_vae.models.bernoulli import BernoulliVAE
 from ppl_vae.models.gaussian import GaussianVAE
-from pyro import poutine
-
 from ppl_vae.weights import sample_sites
 
 MODELS = [

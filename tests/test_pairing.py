@@ -6,10 +6,10 @@ import pyro
 import pyro.distributions as dist
 import pytest
 import torch
-from ppl_vae.guides.gaussian import GaussianEncoder
-from ppl_vae.models.bernoulli import BernoulliVAE
 from pyro.nn import PyroModule
 
+from ppl_vae.guides.gaussian import GaussianEncoder
+from ppl_vae.models.bernoulli import BernoulliVAE
 from ppl_vae.pairing import PairingError, check_pair
 
 

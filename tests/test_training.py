@@ -7,13 +7,13 @@ import math
 
 import pytest
 import torch
-from ppl_vae.guides.gaussian import GaussianEncoder
-from ppl_vae.models.bernoulli import BernoulliVAE
 
 from ppl_vae.checkpoint import CheckpointError, load_checkpoint
 from ppl_vae.config import TrainingConfig
 from ppl_vae.data import synthetic_binary
 from ppl_vae.evaluate import elbo_per_example
+from ppl_vae.guides.gaussian import GaussianEncoder
+from ppl_vae.models.bernoulli import BernoulliVAE
 from ppl_vae.objectives import KLWeight, make_objective
 from ppl_vae.run import SUMMARY_KEYS, RunError, load_trained, resume, train_experiment
 from ppl_vae.train import Trainer, TrainingDiverged
@@ -34,7 +34,7 @@ def test_default_run_improves_and_writes_its_directory(fast_experiment, tmp_path
     run_dir = train_experiment(fast_experiment("training.epochs=8"), tmp_path / "run")
     assert RUN_FILES <= {p.name for p in run_dir.iterdir()}
     lines = (run_dir / "metrics.csv").read_text().splitlines()
-    assert lines[0] == "epoch,train_objective,valid_elbo,beta,seconds" and len(lines) == 9
+    assert lines[0] == "epoch,train_objective,valid_bound,beta,seconds" and len(lines) == 9
     valid = [float(line.split(",")[2]) for line in lines[1:]]
     assert valid[-1] > valid[0] + 5.0, valid
     summary = json.loads((run_dir / "summary.json").read_text())
@@ -74,8 +74,8 @@ def test_evaluation_leaves_parameters_and_rng_unchanged():
     trainer.fit()
     before = [p.detach().clone() for p in trainer.parameters]
     rng = torch.get_rng_state()
-    first = trainer.validation_elbo()
-    second = trainer.validation_elbo()
+    first = trainer.validation_bound()
+    second = trainer.validation_bound()
     elbo_per_example(model, guide, data.test.x)
     assert first == second
     assert all(torch.equal(a, b) for a, b in zip(before, trainer.parameters))

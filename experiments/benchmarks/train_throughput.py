@@ -16,13 +16,13 @@ import time
 
 import torch
 from _common import binarized_mnist_or_random
-from ppl_vae.guides.gaussian import GaussianEncoder
-from ppl_vae.models.bernoulli import BernoulliVAE
 from torch.nn import functional as F
 
 import ppl_vae  # noqa: F401  (module-local Pyro parameters)
 from ppl_vae.config import TrainingConfig
 from ppl_vae.data import Split
+from ppl_vae.guides.gaussian import GaussianEncoder
+from ppl_vae.models.bernoulli import BernoulliVAE
 from ppl_vae.train import Trainer
 
 LOG_2PI = math.log(2 * math.pi)
@@ -64,7 +64,7 @@ def ppl_vae_epoch(data, batch_size: int, seed: int) -> float:
     model, guide = build(seed)
     config = TrainingConfig(objective="trace_elbo", learning_rate=1e-3, batch_size=batch_size, epochs=1, seed=seed)
     trainer = Trainer(model, guide, data, config)
-    trainer.validation_elbo = lambda: 0.0  # time the training steps only
+    trainer.validation_bound = lambda: 0.0  # time the training steps only
     start = time.perf_counter()
     trainer.fit()
     return time.perf_counter() - start
