@@ -1,0 +1,91 @@
+"""Speed of the importance-weighted log-likelihood at K = 5000 with the 784-200-200-50 pair.
+
+Prints, for N test images of binarized MNIST (random binary data of the same shape
+when ../shared/data is absent):
+
+(a) the time against a lower bound computed in the same run: the network's
+    multiply-adds for N * K (decoder) and N * chunks (encoder) passes, divided by this
+    machine's measured float32 matrix-multiply throughput at the same matrix shapes;
+(b) the time against Pyro's ``vectorized_importance_weights`` route for the same work:
+    that function sums the log-weights over the data plate, so per-example estimates
+    need one call per example (timed on a few examples and scaled to N).
+
+    python experiments/benchmarks/iw_speed.py [--examples 10000] [--iw-samples 5000] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+
+import torch
+from _common import binarized_mnist_or_random
+from pyro.infer.importance import vectorized_importance_weights
+
+import ppl_vae  # noqa: F401  (module-local Pyro parameters)
+from ppl_vae.evaluate import DEFAULT_MAX_ELEMENTS, _chunk_sizes, importance_weighted_log_likelihood
+from ppl_vae.guides.gaussian import GaussianEncoder
+from ppl_vae.models.bernoulli import BernoulliVAE
+
+SIZES = [50, 200, 200, 784]  # decoder; the encoder is 784-200-200-100
+
+
+def matmul_flops_per_second(rows: int) -> float:
+    """Measured float32 throughput of the decoder's three matrix products at ``rows`` rows."""
+    weights = [torch.randn(a, b) for a, b in zip(SIZES[:-1], SIZES[1:])]
+    inputs = [torch.randn(rows, a) for a in SIZES[:-1]]
+    for _ in range(2):
+        for x, w in zip(inputs, weights):
+            x @ w
+    repeats, start = 5, time.perf_counter()
+    for _ in range(repeats):
+        for x, w in zip(inputs, weights):
+            x @ w
+    seconds = (time.perf_counter() - start) / repeats
+    return 2 * rows * sum(a * b for a, b in zip(SIZES[:-1], SIZES[1:])) / seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--examples", type=int, default=1000)
+    parser.add_argument("--iw-samples", type=int, default=5000)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--pyro-examples", type=int, default=10)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    data, source = binarized_mnist_or_random()
+    x = data.test.x[: args.examples]
+    n, k = x.shape[0], args.iw_samples
+    torch.manual_seed(0)
+    model = BernoulliVAE(784, latent_dim=50, hidden=(200, 200), activation="tanh")
+    guide = GaussianEncoder(784, latent_dim=50, hidden=(200, 200), activation="tanh")
+    print(f"data: {source}; N = {n} test images, K = {k}, {args.threads} thread(s)")
+
+    n_chunk, k_chunk = _chunk_sizes(n, k, 784, DEFAULT_MAX_ELEMENTS)
+    flops = matmul_flops_per_second(n_chunk * k_chunk)
+    decoder_macs = sum(a * b for a, b in zip(SIZES[:-1], SIZES[1:]))
+    encoder_macs = 784 * 200 + 200 * 200 + 200 * 100
+    chunks_per_example = math.ceil(k / k_chunk)
+    bound = 2 * (n * k * decoder_macs + n * chunks_per_example * encoder_macs) / flops
+    start = time.perf_counter()
+    importance_weighted_log_likelihood(model, guide, x, num_samples=k)
+    ours = time.perf_counter() - start
+
+    probe = x[: args.pyro_examples]
+    start = time.perf_counter()
+    with torch.no_grad():
+        for i in range(probe.shape[0]):
+            vectorized_importance_weights(model, guide, probe[i : i + 1], num_samples=k, max_plate_nesting=1)
+    pyro_route = (time.perf_counter() - start) / probe.shape[0] * n
+
+    print(f"matrix-multiply throughput: {flops / 1e9:.1f} GFLOP/s at {n_chunk * k_chunk} rows")
+    print(f"arithmetic lower bound: {bound:.1f} s")
+    print(f"ppl_vae estimator:      {ours:.1f} s  ({ours / bound:.2f}x the bound)")
+    print(f"Pyro route (per-example vectorized_importance_weights, {probe.shape[0]} timed, scaled to N): "
+          f"{pyro_route:.1f} s  (ppl_vae is {pyro_route / ours:.1f}x faster)")
+    print(f"projected for 10,000 images: {ours * 10000 / n / 60:.1f} min (target <= 5 min)")
+
+
+if __name__ == "__main__":
+    main()
