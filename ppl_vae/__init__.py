@@ -9,9 +9,9 @@ training PyroModules with PyTorch optimizers.
 
 import pyro
 
-from ppl_vae.registry import register_dataset, register_guide, register_model
+from ppl_vae.registry import register_dataset, register_guide, register_model, register_statistic
 
 pyro.settings.set(module_local_params=True)
 
-__all__ = ["register_dataset", "register_guide", "register_model"]
+__all__ = ["register_dataset", "register_guide", "register_model", "register_statistic"]
 __version__ = "0.1.0"

@@ -111,6 +111,37 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     print(f"wrote {run.directory / 'evaluation.json'}")
 
 
+def cmd_ppc(args: argparse.Namespace) -> None:
+    import time
+
+    from ppl_vae.ppc import format_table, posterior_predictive_check, write_check
+    from ppl_vae.registry import STATISTICS
+    from ppl_vae.run import load_run_data
+
+    if args.num_samples < 1:
+        raise ConfigError(f"--num-samples must be at least 1, got {args.num_samples}")
+    chosen = {name: STATISTICS.get(name) for name in args.statistic} if args.statistic else STATISTICS.entries()
+    run = load_trained(Path(args.run_dir))
+    data = load_run_data(run)
+    split = data.split(args.split)
+    x, y = split.x, split.y
+    if args.limit:
+        x, y = x[: args.limit], None if y is None else y[: args.limit]
+    print(f"posterior predictive check of {run.directory}: {len(x)} {args.split} examples, S = {args.num_samples}")
+    start = time.perf_counter()
+    check = posterior_predictive_check(
+        run.model, run.guide, x, y, args.num_samples, chosen, run.image_shape, seed=args.seed
+    )
+    seconds = time.perf_counter() - start
+    summary = write_check(
+        check,
+        run.directory,
+        {"split": args.split, "num_examples": len(x), "num_samples": args.num_samples, "seconds": round(seconds, 2)},
+    )
+    print("\n".join(format_table(summary["statistics"])))
+    print(f"{seconds:.1f} s; wrote ppc.nc, ppc.json and figures to {run.directory}")
+
+
 def print_table(summary: dict, skip: tuple[str, ...] = ()) -> None:
     width = max(map(len, summary))
     for key, value in summary.items():
@@ -165,6 +196,15 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--limit", type=int, help="evaluate only the first N examples of the split")
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.set_defaults(handler=cmd_evaluate)
+
+    ppc = commands.add_parser("ppc", help="posterior predictive checks of a trained run (ArviZ)")
+    ppc.add_argument("run_dir")
+    ppc.add_argument("--split", default="test", choices=("train", "valid", "test"))
+    ppc.add_argument("--num-samples", type=int, default=100, help="S, replicated draws per data point")
+    ppc.add_argument("--statistic", action="append", default=[], help="a statistic name (repeatable; default all)")
+    ppc.add_argument("--limit", type=int, help="check only the first N examples of the split")
+    ppc.add_argument("--seed", type=int, default=0)
+    ppc.set_defaults(handler=cmd_ppc)
 
     listing = commands.add_parser("list", help="registered models, guides, datasets and shipped experiments")
     listing.add_argument("experiment", nargs="?", help="also load this experiment's plugins")

@@ -47,6 +47,11 @@ class Registry:
             raise UnknownNameError(f"unknown {self.kind} '{name}'; valid {self.kind}s: {', '.join(self.names())}")
         return self._entries[name]
 
+    def entries(self) -> dict[str, Callable[..., Any]]:
+        """Every registered name and constructor, in registration order."""
+        importlib.import_module(self._builtins)
+        return dict(self._entries)
+
     def names(self) -> list[str]:
         importlib.import_module(self._builtins)
         return sorted(self._entries)
@@ -55,7 +60,9 @@ class Registry:
 MODELS = Registry("model", "ppl_vae.models")
 GUIDES = Registry("guide", "ppl_vae.guides")
 DATASETS = Registry("dataset", "ppl_vae.data")
+STATISTICS = Registry("statistic", "ppl_vae.statistics")
 
 register_model = MODELS.register
 register_guide = GUIDES.register
 register_dataset = DATASETS.register
+register_statistic = STATISTICS.register

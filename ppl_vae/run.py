@@ -8,7 +8,8 @@ A run directory holds:
 - ``checkpoint.pt``: the training state after the last finished epoch (parameters,
   optimizer, RNG state, epoch, history, best parameters), written atomically;
 - ``summary.json``: final figures (keys in :data:`SUMMARY_KEYS`);
-- ``elbo_curves.png``, ``reconstructions.png``, ``prior_samples.png``.
+- ``elbo_curves.png``, ``reconstructions.png``, ``prior_samples.png``;
+- ``ppc.nc``, ``ppc.json``, ``ppc_*.png``: a posterior predictive check (``ppl_vae.ppc``).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from ppl_vae.evaluate import (
 )
 from ppl_vae.pairing import Pairing, check_pair
 from ppl_vae.plots import plot_elbo_curves, plot_image_rows
+from ppl_vae.ppc import posterior_predictive_check, write_check
 from ppl_vae.predictive import posterior_likelihood, prior_likelihood
 from ppl_vae.train import EpochRecord, Trainer
 
@@ -57,6 +59,7 @@ SUMMARY_KEYS = {
     "valid_bound_nats": "best validation bound (ELBO; IW-K bound for the iwae objective), nats per example",
     "test_elbo_nats": "test ELBO, nats per example",
     "test_elbo_bits_per_dim": "test ELBO in bits per dimension = -nats / (D ln 2) (lower is better)",
+    "ppc_flagged": "statistics that the end-of-training posterior predictive check flags (see ppc.json)",
     "test_importance_weighted": "the evaluation.json figures (ppl_vae.evaluate.EVALUATION_KEYS) on the test "
     "split with K = evaluation.iw_samples",
 }
@@ -220,6 +223,20 @@ def report(prepared: Prepared, trainer: Trainer, run_dir: Path) -> dict[str, Any
         plot_image_rows(
             [("prior samples (mean of p(x|z), z ~ p(z))", samples)], data.image_shape, 12, run_dir / "prior_samples.png"
         )
+    shown = test.x[: evaluation.ppc_examples]
+    check = posterior_predictive_check(
+        model,
+        guide,
+        shown,
+        None if test.y is None else test.y[: len(shown)],
+        evaluation.ppc_samples,
+        image_shape=data.image_shape,
+        seed=training.seed,
+    )
+    ppc = write_check(
+        check, run_dir, {"split": "test", "num_examples": len(shown), "num_samples": evaluation.ppc_samples}
+    )
+    summary["ppc_flagged"] = sorted(name for name, row in ppc["statistics"].items() if row["flagged"])
     write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary
 

@@ -82,8 +82,10 @@ def main() -> None:
     print(f"matrix-multiply throughput: {flops / 1e9:.1f} GFLOP/s at {n_chunk * k_chunk} rows")
     print(f"arithmetic lower bound: {bound:.1f} s")
     print(f"ppl_vae estimator:      {ours:.1f} s  ({ours / bound:.2f}x the bound)")
-    print(f"Pyro route (per-example vectorized_importance_weights, {probe.shape[0]} timed, scaled to N): "
-          f"{pyro_route:.1f} s  (ppl_vae is {pyro_route / ours:.1f}x faster)")
+    print(
+        f"Pyro route (per-example vectorized_importance_weights, {probe.shape[0]} timed, scaled to N): "
+        f"{pyro_route:.1f} s  (ppl_vae is {pyro_route / ours:.1f}x faster)"
+    )
     print(f"projected for 10,000 images: {ours * 10000 / n / 60:.1f} min (target <= 5 min)")
 
 

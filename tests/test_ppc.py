@@ -1,0 +1,129 @@
+"""Posterior predictive checks: statistics, ArviZ data, files, and finding real misfit."""
+
+from __future__ import annotations
+
+import json
+
+import arviz
+import numpy as np
+import pytest
+import torch
+
+from ppl_vae.config import load_experiment
+from ppl_vae.data import DataError, binarize, load_digits
+from ppl_vae.ppc import PPC_FILES, posterior_predictive_check, summarize, write_check
+from ppl_vae.registry import STATISTICS, UnknownNameError
+from ppl_vae.run import load_trained, train_experiment
+from ppl_vae.statistics import edge_length, left_right_balance, strokes, total_ink
+
+
+def test_statistics_on_hand_made_images():
+    images = np.zeros((3, 5, 6))
+    images[0, 1:3, 1:3] = 1
+    images[0, 4, 5] = 1
+    images[1, :, :3] = 1
+    assert total_ink(images).tolist() == [5, 15, 0]
+    assert strokes(images).tolist() == [2, 1, 0]
+    assert edge_length(images).tolist() == [10, 5, 0]
+    assert left_right_balance(images).tolist() == pytest.approx([0.6, 1.0, 0.0])
+    with pytest.raises(UnknownNameError, match="unknown statistic 'ink'; valid statistics: centroid_col"):
+        STATISTICS.get("ink")
+
+
+@pytest.fixture(scope="module")
+def run_pair(tmp_path_factory):
+    """(good Bernoulli run, poor Gaussian-likelihood run) on binarized digits, trained briefly."""
+    root = tmp_path_factory.mktemp("ppc")
+    common = [
+        "training.epochs=40",
+        "training.patience=0",
+        "evaluation.ppc_samples=5",
+        "evaluation.ppc_examples=20",
+        "evaluation.iw_samples=10",
+    ]
+    good = train_experiment(load_experiment(None, common), root / "good")
+    poor = train_experiment(
+        load_experiment(None, [*common, "model.name=gaussian_vae", "model.scale=shared", "data.binarize=threshold"]),
+        root / "poor",
+    )
+    return load_trained(good), load_trained(poor)
+
+
+def test_poor_model_is_flagged_where_good_model_passes(run_pair):
+    good, poor = run_pair
+    x = binarize(load_digits(), "threshold", "binary").test.x
+    verdict = {}
+    for name, run in (("good", good), ("poor", poor)):
+        check = posterior_predictive_check(run.model, run.guide, x, num_samples=30, image_shape=(8, 8))
+        verdict[name] = summarize(check)
+    # A Gaussian likelihood on binary pixels puts ink where there is none (its draws are
+    # continuous, spread around the mean): too much ink, shifted, and wrong pixel frequencies.
+    for statistic in ("total_ink", "centroid_col", "left_right_balance", "pixel_frequency"):
+        assert verdict["poor"][statistic]["flagged"], (statistic, verdict["poor"][statistic])
+        assert not verdict["good"][statistic]["flagged"], (statistic, verdict["good"][statistic])
+
+
+def test_inference_data_groups_and_dims_survive_netcdf(run_pair, tmp_path):
+    good, _ = run_pair
+    x = binarize(load_digits(), "threshold", "binary").test.x[:25]
+    check = posterior_predictive_check(good.model, good.guide, x, num_samples=7, image_shape=(8, 8), keep_images=4)
+    write_check(check, tmp_path)
+    assert {p.name for p in tmp_path.iterdir()} == set(PPC_FILES)
+    idata = arviz.from_netcdf(str(tmp_path / "ppc.nc"))
+    assert set(idata.groups()) == {
+        "posterior",
+        "posterior_predictive",
+        "prior_predictive",
+        "observed_data",
+        "log_likelihood",
+    }
+    assert idata.posterior["z"].dims == ("chain", "draw", "example", "z_dim")
+    assert idata.posterior["z"].shape == (1, 7, 25, 8)
+    assert idata.posterior_predictive["edge_length"].shape == (1, 7, 25)
+    assert idata.posterior_predictive["x_rep"].dims == ("chain", "draw", "image", "pixel")
+    assert idata.posterior_predictive["x_rep"].shape == (1, 7, 4, 64)
+    assert idata.observed_data["x_subset"].shape == (4, 64)
+    assert idata.log_likelihood["x"].shape == (1, 7, 25)
+    assert np.isfinite(idata.log_likelihood["x"].values).all()
+    summary = json.loads((tmp_path / "ppc.json").read_text())
+    assert set(summary["statistics"]) == {*STATISTICS.names(), "pixel_frequency"}
+    p = check.p_values["total_ink"]
+    assert ((0 <= p) & (p <= 1)).all()
+
+
+def test_failed_check_overwrites_nothing(run_pair, tmp_path):
+    good, _ = run_pair
+    x = binarize(load_digits(), "threshold", "binary").test.x[:10]
+    check = posterior_predictive_check(good.model, good.guide, x, num_samples=3, image_shape=(8, 8))
+    write_check(check, tmp_path)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    check.pixel_observed = None  # breaks the figures half-way through writing
+    with pytest.raises(Exception):  # noqa: B017 - any failure must leave the files alone
+        write_check(check, tmp_path)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_bad_inputs(run_pair):
+    good, _ = run_pair
+    x = binarize(load_digits(), "threshold", "binary").test.x[:5]
+    with pytest.raises(ValueError, match="S must be a whole number >= 1, got 0"):
+        posterior_predictive_check(good.model, good.guide, x, num_samples=0, image_shape=(8, 8))
+    with pytest.raises(DataError, match="has 10 features per example"):
+        posterior_predictive_check(good.model, good.guide, torch.ones(5, 10), num_samples=2, image_shape=(8, 8))
+    with pytest.raises(ValueError, match=r"images of shape \(28, 28\) need 784 values"):
+        posterior_predictive_check(good.model, good.guide, x, num_samples=2, image_shape=(28, 28))
+
+
+def test_parameters_untouched(run_pair):
+    good, _ = run_pair
+    before = [p.detach().clone() for p in good.model.parameters()]
+    rng = torch.get_rng_state()
+    posterior_predictive_check(
+        good.model,
+        good.guide,
+        binarize(load_digits(), "threshold", "binary").test.x[:5],
+        num_samples=2,
+        image_shape=(8, 8),
+    )
+    assert torch.equal(rng, torch.get_rng_state())
+    assert all(torch.equal(a, b) for a, b in zip(before, good.model.parameters()))
