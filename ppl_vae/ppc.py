@@ -4,8 +4,9 @@ For each data point x_i, S draws z ~ q(z | x_i) from the guide and x_rep ~ p(x |
 the model (the model unconditioned: Pyro's ``Predictive`` would return x itself), and S
 prior predictive draws z ~ p(z), x_rep ~ p(x | z). Test statistics (``ppl_vae.statistics``)
 of every replicated image are kept; the replicated images themselves only for the first
-``keep_images`` data points. Work is done in batches of data points, so memory is bounded
-by the batch, not by N * S.
+``keep_images`` data points, and the posterior draws of z for as many data points as fit in
+``max_latent_values`` numbers (dim ``latent_example`` in the ``posterior`` group). Work is
+done in batches of data points, so memory is bounded by the batch, not by N * S.
 
 Per statistic T and data point i, the Bayesian p-value is the mid p-value
 p_i = P(T(x_rep) > T(x_i)) + P(T(x_rep) = T(x_i)) / 2 over the S draws. A statistic is
@@ -62,16 +63,21 @@ class PredictiveCheck:
 
 
 def _draws(model, guide, x: Tensor, y: Tensor | None, num_samples: int, prior: bool):
-    """(likelihood over x of batch (S, n), guide trace or None) for posterior or prior draws."""
+    """(x_rep (S, n, D), p(x | z) of batch (S, n), latent trace) for posterior or prior draws.
+
+    Posterior: z from the guide, replayed into the model run without data, whose ``x`` site
+    then samples x_rep ~ p(x | z). Prior: one run of the model without data.
+    """
     n = x.shape[0]
     if prior:
-        latent_trace = poutine.trace(vectorized(model, num_samples)).get_trace(None, y=y, num_samples=n)
+        trace = poutine.trace(vectorized(model, num_samples)).get_trace(None, y=y, num_samples=n)
+        latent_trace = trace
     else:
         latent_trace = poutine.trace(vectorized(guide, num_samples)).get_trace(x, y=y)
-    trace = poutine.trace(poutine.replay(vectorized(model, num_samples), trace=latent_trace)).get_trace(
-        None, y=y, num_samples=n
-    )
-    return trace.nodes["x"]["fn"], latent_trace
+        trace = poutine.trace(poutine.replay(vectorized(model, num_samples), trace=latent_trace)).get_trace(
+            None, y=y, num_samples=n
+        )
+    return trace.nodes["x"]["value"], trace.nodes["x"]["fn"], latent_trace
 
 
 def _mid_p_values(replicated: np.ndarray, observed: np.ndarray) -> np.ndarray:
@@ -90,6 +96,7 @@ def posterior_predictive_check(
     image_shape: tuple[int, int] = (28, 28),
     keep_images: int = 16,
     max_elements: int = 2**22,
+    max_latent_values: int = 2**22,
     seed: int = 0,
 ) -> PredictiveCheck:
     """Draw posterior and prior predictive replicates of ``x`` (N, D) and compute ``statistics``.
@@ -113,21 +120,23 @@ def posterior_predictive_check(
     pixel_replicated = np.zeros((num_samples, width))
 
     def stats_of(images: Tensor) -> dict[str, np.ndarray]:
-        flat = images.reshape(-1, *image_shape).numpy().astype(np.float64)
+        flat = images.reshape(-1, *image_shape).numpy()
         return {k: fn(flat).reshape(images.shape[:-1]) for k, fn in statistics.items()}
 
     with frozen(seed), pyro.validation_enabled(False):
         for s in batches(n, batch):
             xs, ys = x[s], None if y is None else y[s]
-            likelihood, guide_trace = _draws(model, guide, xs, ys, num_samples, prior=False)
-            x_rep = likelihood.sample()  # (S, b, D)
+            x_rep, likelihood, guide_trace = _draws(model, guide, xs, ys, num_samples, prior=False)
             parts["observed"].append(stats_of(xs))
             parts["replicated"].append(stats_of(x_rep))
             parts["log_likelihood"].append(likelihood.log_prob(xs).numpy())
             for name, site in sample_sites(guide_trace).items():
-                latents.setdefault(name, []).append(site["value"].numpy())
+                per_example = site["value"][0, 0].numel() * num_samples
+                keep = max(0, min(len(xs), max_latent_values // per_example - s.start))
+                if keep:
+                    latents.setdefault(name, []).append(site["value"][:, :keep].numpy().copy())
             if s.start < keep_images:
-                parts["x_rep"].append(x_rep[:, : keep_images - s.start].numpy())
+                parts["x_rep"].append(x_rep[:, : keep_images - s.start].numpy().copy())
             pixel_replicated += x_rep.sum(1).numpy()
             base = likelihood.base_dist if isinstance(likelihood, dist.Independent) else likelihood
             bernoulli = bernoulli and isinstance(base, dist.Bernoulli)
@@ -138,8 +147,7 @@ def posterior_predictive_check(
                 bins[:, 0] += np.bincount(which, probs, CALIBRATION_BINS)
                 bins[:, 1] += np.bincount(which, observed, CALIBRATION_BINS)
                 bins[:, 2] += np.bincount(which, minlength=CALIBRATION_BINS)
-            prior_likelihood, _ = _draws(model, guide, xs, ys, num_samples, prior=True)
-            parts["prior"].append(stats_of(prior_likelihood.sample()))
+            parts["prior"].append(stats_of(_draws(model, guide, xs, ys, num_samples, prior=True)[0]))
 
     def joined(key: str, axis: int) -> dict[str, np.ndarray]:
         return {k: np.concatenate([p[k] for p in parts[key]], axis=axis) for k in statistics}
@@ -217,7 +225,7 @@ def to_inference_data(check: PredictiveCheck) -> arviz.InferenceData:
     posterior = {}
     for site, values in check.latents.items():
         posterior[site] = chain(values.reshape(*values.shape[:2], -1))
-        dims[site] = ["example", f"{site}_dim"]
+        dims[site] = ["latent_example", f"{site}_dim"]
     return arviz.from_dict(
         posterior=posterior,
         posterior_predictive={**{k: chain(v) for k, v in check.replicated.items()}, "x_rep": chain(check.x_rep_subset)},

@@ -77,8 +77,12 @@ def test_inference_data_groups_and_dims_survive_netcdf(run_pair, tmp_path):
         "observed_data",
         "log_likelihood",
     }
-    assert idata.posterior["z"].dims == ("chain", "draw", "example", "z_dim")
+    assert idata.posterior["z"].dims == ("chain", "draw", "latent_example", "z_dim")
     assert idata.posterior["z"].shape == (1, 7, 25, 8)
+    capped = posterior_predictive_check(
+        good.model, good.guide, x, num_samples=7, image_shape=(8, 8), max_latent_values=7 * 8 * 10
+    )
+    assert capped.latents["z"].shape == (7, 10, 8)
     assert idata.posterior_predictive["edge_length"].shape == (1, 7, 25)
     assert idata.posterior_predictive["x_rep"].dims == ("chain", "draw", "image", "pixel")
     assert idata.posterior_predictive["x_rep"].shape == (1, 7, 4, 64)
