@@ -71,20 +71,28 @@ def cmd_sample(args: argparse.Namespace) -> None:
     print(f"wrote {output}")
 
 
+def trained_run_and_split(args: argparse.Namespace):
+    """(trained run, its dataset, x, y) of ``args.split``, cut to ``args.limit`` examples if given."""
+    from ppl_vae.run import load_run_data
+
+    if args.limit is not None and args.limit < 1:
+        raise ConfigError(f"--limit must be at least 1, got {args.limit}")
+    run = load_trained(Path(args.run_dir))
+    data = load_run_data(run)
+    split = data.split(args.split)
+    x, y = split.x[: args.limit], None if split.y is None else split.y[: args.limit]
+    return run, data, x, y
+
+
 def cmd_evaluate(args: argparse.Namespace) -> None:
     import time
 
     from ppl_vae.evaluate import importance_weighted_log_likelihood, khat_warning, likelihood_summary
-    from ppl_vae.run import load_run_data, write_text
+    from ppl_vae.run import write_text
 
     if args.iw_samples < 1:
         raise ConfigError(f"--iw-samples must be at least 1, got {args.iw_samples}")
-    run = load_trained(Path(args.run_dir))
-    data = load_run_data(run)
-    split = data.split(args.split)
-    x, y = split.x, split.y
-    if args.limit:
-        x, y = x[: args.limit], None if y is None else y[: args.limit]
+    run, data, x, y = trained_run_and_split(args)
     print(f"evaluating {run.directory} on {len(x)} {args.split} examples of {data.description}, K = {args.iw_samples}")
     start = time.perf_counter()
     estimate = importance_weighted_log_likelihood(
@@ -117,17 +125,11 @@ def cmd_ppc(args: argparse.Namespace) -> None:
 
     from ppl_vae.ppc import format_table, posterior_predictive_check, write_check
     from ppl_vae.registry import STATISTICS
-    from ppl_vae.run import load_run_data
 
     if args.num_samples < 1:
         raise ConfigError(f"--num-samples must be at least 1, got {args.num_samples}")
     chosen = {name: STATISTICS.get(name) for name in args.statistic} if args.statistic else STATISTICS.entries()
-    run = load_trained(Path(args.run_dir))
-    data = load_run_data(run)
-    split = data.split(args.split)
-    x, y = split.x, split.y
-    if args.limit:
-        x, y = x[: args.limit], None if y is None else y[: args.limit]
+    run, data, x, y = trained_run_and_split(args)
     print(f"posterior predictive check of {run.directory}: {len(x)} {args.split} examples, S = {args.num_samples}")
     start = time.perf_counter()
     check = posterior_predictive_check(

@@ -53,6 +53,7 @@ def test_sample_writes_a_png(trained_run, tmp_path):
         (["train", "--set", "model.name=nope"], "unknown model 'nope'; valid models: bernoulli_vae"),
         (["train", "--resume", "RUN", "--set", "training.epochs=3"], "--resume continues a run as it was configured"),
         (["evaluate", "NOT_A_RUN"], "is not a run directory: it has no experiment.toml"),
+        (["ppc", "RUN", "--limit", "0"], "--limit must be at least 1, got 0"),
         (["train", "--run-dir", "RUN"], "already holds a run"),
     ],
 )
