@@ -54,13 +54,13 @@ def cmd_train(args: argparse.Namespace) -> None:
 def cmd_sample(args: argparse.Namespace) -> None:
     from ppl_vae.evaluate import frozen
     from ppl_vae.plots import plot_image_rows
-    from ppl_vae.predictive import prior_likelihood
+    from ppl_vae.predictive import prior_predictive
 
     if args.num_samples < 1:
         raise ConfigError(f"--num-samples must be at least 1, got {args.num_samples}")
     run = load_trained(Path(args.run_dir))
     with frozen(args.seed):
-        means = prior_likelihood(run.model, args.num_samples).mean
+        means = prior_predictive(run.model, args.num_samples)[1].mean[0]
     output = Path(args.output) if args.output else run.directory / "samples.png"
     plot_image_rows(
         [(f"{args.num_samples} prior samples (mean of p(x|z), z ~ p(z)), seed {args.seed}", means)],

@@ -23,13 +23,13 @@ import arviz
 import numpy as np
 import pyro
 import pyro.distributions as dist
-from pyro import poutine
 from torch import Tensor
 
 from ppl_vae.data import check_data
 from ppl_vae.evaluate import batches, frozen
+from ppl_vae.predictive import posterior_predictive, prior_predictive
 from ppl_vae.registry import STATISTICS
-from ppl_vae.weights import sample_sites, vectorized
+from ppl_vae.weights import sample_sites
 
 EXTREME_SHARE_LIMIT = 0.25
 INTERVAL = 0.94
@@ -60,24 +60,6 @@ class PredictiveCheck:
     pixel_observed: np.ndarray
     pixel_replicated: np.ndarray
     image_shape: tuple[int, int]
-
-
-def _draws(model, guide, x: Tensor, y: Tensor | None, num_samples: int, prior: bool):
-    """(x_rep (S, n, D), p(x | z) of batch (S, n), latent trace) for posterior or prior draws.
-
-    Posterior: z from the guide, replayed into the model run without data, whose ``x`` site
-    then samples x_rep ~ p(x | z). Prior: one run of the model without data.
-    """
-    n = x.shape[0]
-    if prior:
-        trace = poutine.trace(vectorized(model, num_samples)).get_trace(None, y=y, num_samples=n)
-        latent_trace = trace
-    else:
-        latent_trace = poutine.trace(vectorized(guide, num_samples)).get_trace(x, y=y)
-        trace = poutine.trace(poutine.replay(vectorized(model, num_samples), trace=latent_trace)).get_trace(
-            None, y=y, num_samples=n
-        )
-    return trace.nodes["x"]["value"], trace.nodes["x"]["fn"], latent_trace
 
 
 def _mid_p_values(replicated: np.ndarray, observed: np.ndarray) -> np.ndarray:
@@ -126,7 +108,7 @@ def posterior_predictive_check(
     with frozen(seed), pyro.validation_enabled(False):
         for s in batches(n, batch):
             xs, ys = x[s], None if y is None else y[s]
-            x_rep, likelihood, guide_trace = _draws(model, guide, xs, ys, num_samples, prior=False)
+            x_rep, likelihood, guide_trace = posterior_predictive(model, guide, xs, ys, num_samples)
             parts["observed"].append(stats_of(xs))
             parts["replicated"].append(stats_of(x_rep))
             parts["log_likelihood"].append(likelihood.log_prob(xs).numpy())
@@ -147,7 +129,7 @@ def posterior_predictive_check(
                 bins[:, 0] += np.bincount(which, probs, CALIBRATION_BINS)
                 bins[:, 1] += np.bincount(which, observed, CALIBRATION_BINS)
                 bins[:, 2] += np.bincount(which, minlength=CALIBRATION_BINS)
-            parts["prior"].append(stats_of(_draws(model, guide, xs, ys, num_samples, prior=True)[0]))
+            parts["prior"].append(stats_of(prior_predictive(model, len(xs), ys, num_samples)[0]))
 
     def joined(key: str, axis: int) -> dict[str, np.ndarray]:
         return {k: np.concatenate([p[k] for p in parts[key]], axis=axis) for k in statistics}

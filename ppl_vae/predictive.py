@@ -1,8 +1,9 @@
-"""Generic draws from any model/guide pair that keeps the contract (sites ``z``..., ``x``).
+"""Generic predictive draws from any model/guide pair that keeps the contract (``z``..., ``x``).
 
 Nothing here knows a model's class: latents come from tracing the guide (posterior)
-or the model itself (prior), and p(x | z) is read off the model's ``x`` site with the
-latents replayed and the data unobserved.
+or the model itself (prior), and x_rep ~ p(x | z) is the ``x`` site of the model run
+without data, with the latents replayed. Pyro's ``Predictive`` would return observed
+x unchanged; running the model with x = None is the unconditioned model.
 """
 
 from __future__ import annotations
@@ -11,22 +12,24 @@ import pyro.distributions as dist
 from pyro import poutine
 from torch import Tensor
 
-
-def likelihood_given_latents(
-    model, latent_trace: poutine.Trace, n: int, y: Tensor | None = None, site: str = "x"
-) -> dist.Distribution:
-    """p(x | z) at the latents of ``latent_trace`` (from the guide or the prior), for n examples."""
-    trace = poutine.trace(poutine.replay(model, trace=latent_trace)).get_trace(None, y=y, num_samples=n)
-    return trace.nodes[site]["fn"]
+from ppl_vae.weights import vectorized
 
 
-def posterior_likelihood(model, guide, x: Tensor, y: Tensor | None = None) -> dist.Distribution:
-    """p(x_rep | z) with z ~ q(z | x): the posterior predictive distribution, one z per example."""
-    guide_trace = poutine.trace(guide).get_trace(x, y=y)
-    return likelihood_given_latents(model, guide_trace, x.shape[0], y)
+def posterior_predictive(
+    model, guide, x: Tensor, y: Tensor | None = None, num_samples: int = 1
+) -> tuple[Tensor, dist.Distribution, poutine.Trace]:
+    """S = ``num_samples`` draws per example of x (N, D): z ~ q(z | x), x_rep ~ p(x | z).
+
+    Returns x_rep (S, N, D), p(x | z) with batch shape (S, N), and the guide trace.
+    """
+    guide_trace = poutine.trace(vectorized(guide, num_samples)).get_trace(x, y=y)
+    trace = poutine.trace(poutine.replay(vectorized(model, num_samples), trace=guide_trace)).get_trace(
+        None, y=y, num_samples=x.shape[0]
+    )
+    return trace.nodes["x"]["value"], trace.nodes["x"]["fn"], guide_trace
 
 
-def prior_likelihood(model, n: int, y: Tensor | None = None) -> dist.Distribution:
-    """p(x | z) with z ~ p(z): the prior predictive distribution for n examples."""
-    prior_trace = poutine.trace(model).get_trace(None, y=y, num_samples=n)
-    return likelihood_given_latents(model, prior_trace, n, y)
+def prior_predictive(model, n: int, y: Tensor | None = None, num_samples: int = 1) -> tuple[Tensor, dist.Distribution]:
+    """S x n draws z ~ p(z), x ~ p(x | z): x (S, n, D) and p(x | z) with batch shape (S, n)."""
+    trace = poutine.trace(vectorized(model, num_samples)).get_trace(None, y=y, num_samples=n)
+    return trace.nodes["x"]["value"], trace.nodes["x"]["fn"]

@@ -39,7 +39,7 @@ from ppl_vae.evaluate import (
 from ppl_vae.pairing import Pairing, check_pair
 from ppl_vae.plots import plot_elbo_curves, plot_image_rows
 from ppl_vae.ppc import posterior_predictive_check, write_check
-from ppl_vae.predictive import posterior_likelihood, prior_likelihood
+from ppl_vae.predictive import posterior_predictive, prior_predictive
 from ppl_vae.train import EpochRecord, Trainer
 
 CHECKPOINT = "checkpoint.pt"
@@ -212,14 +212,14 @@ def report(prepared: Prepared, trainer: Trainer, run_dir: Path) -> dict[str, Any
     with frozen(training.seed):
         shown = test.x[:12]
         y = None if test.y is None else test.y[:12]
-        reconstruction = posterior_likelihood(model, guide, shown, y).mean
+        reconstruction = posterior_predictive(model, guide, shown, y)[1].mean[0]
         plot_image_rows(
             [("test images", shown), ("reconstructions (mean of p(x|z), z ~ q(z|x))", reconstruction)],
             data.image_shape,
             12,
             run_dir / "reconstructions.png",
         )
-        samples = prior_likelihood(model, 48).mean
+        samples = prior_predictive(model, 48)[1].mean[0]
         plot_image_rows(
             [("prior samples (mean of p(x|z), z ~ p(z))", samples)], data.image_shape, 12, run_dir / "prior_samples.png"
         )
