@@ -103,7 +103,13 @@ def prepare(experiment: Experiment) -> Prepared:
 
 
 def default_run_dir(experiment: Experiment) -> Path:
-    return Path("runs") / f"{experiment.name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    """``runs/NAME-TIMESTAMP``, with ``-2``, ``-3``... when that folder is already taken."""
+    base = Path("runs") / f"{experiment.name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    candidate, suffix = base, 1
+    while candidate.exists():
+        suffix += 1
+        candidate = base.with_name(f"{base.name}-{suffix}")
+    return candidate
 
 
 def write_text(path: Path, text: str) -> None:

@@ -122,6 +122,16 @@ def test_checkpoint_of_another_architecture_is_refused(fast_experiment, tmp_path
     assert (run / "checkpoint.pt").read_bytes() == before
 
 
+def test_default_run_directories_never_collide(fast_experiment, tmp_path, monkeypatch):
+    from ppl_vae.run import default_run_dir
+
+    monkeypatch.chdir(tmp_path)
+    first = default_run_dir(fast_experiment())
+    first.mkdir(parents=True)
+    second = default_run_dir(fast_experiment())
+    assert second != first and second.name.startswith(first.name)
+
+
 def test_existing_run_directory_is_not_overwritten(fast_experiment, tmp_path):
     run = train_experiment(fast_experiment("training.epochs=1"), tmp_path / "run")
     with pytest.raises(RunError, match="already holds a run"):
