@@ -129,7 +129,7 @@ def test_default_run_directories_never_collide(fast_experiment, tmp_path, monkey
     first = default_run_dir(fast_experiment())
     first.mkdir(parents=True)
     second = default_run_dir(fast_experiment())
-    assert second != first and second.name.startswith(first.name)
+    assert second != first and not second.exists()
 
 
 def test_existing_run_directory_is_not_overwritten(fast_experiment, tmp_path):
