@@ -82,7 +82,6 @@ class EvaluationConfig:
     """What runs after training: the importance-weighted estimate and its data budget."""
 
     iw_samples: int = 100  # K for the test log-likelihood in summary.json
-    batch_size: int = 500  # examples per evaluation batch
     ppc_samples: int = 20  # posterior predictive draws per data point
     ppc_examples: int = 500  # test examples in the end-of-training check
 
