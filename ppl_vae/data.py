@@ -111,20 +111,6 @@ def check_data(x: Tensor, support: str, x_dim: int | None = None, what: str = "d
         )
 
 
-def check_labels(y: Tensor | None, n: int, num_classes: int, what: str = "labels") -> None:
-    """Raise :class:`DataError` unless ``y`` is an int tensor of shape (n,) in [0, num_classes)."""
-    if y is None:
-        raise DataError(f"this model is conditional: {what} are required")
-    if not isinstance(y, Tensor) or y.dtype not in (torch.int64, torch.int32, torch.int16, torch.uint8):
-        raise DataError(f"{what} must be an integer torch.Tensor")
-    if tuple(y.shape) != (n,):
-        raise DataError(f"{what} must have shape ({n},), got {tuple(y.shape)}")
-    if bool(((y < 0) | (y >= num_classes)).any()):
-        raise DataError(
-            f"{what} must lie in 0..{num_classes - 1}, got values from {y.min().item()} to {y.max().item()}"
-        )
-
-
 BINARIZE_MODES = ("auto", "none", "threshold", "dynamic")
 
 
@@ -346,17 +332,3 @@ def load_mnist(
         10,
         f"MNIST from {folder}, 55000/5000/10000",
     )
-
-
-def synthetic_binary(n: int = 600, x_dim: int = 16, seed: int = 0) -> Dataset:
-    """Random binary data (N, x_dim) from a few prototypes with flipped bits; for tests."""
-    generator = torch.Generator().manual_seed(seed)
-    prototypes = torch.bernoulli(torch.full((4, x_dim), 0.5), generator=generator)
-    labels = torch.randint(0, 4, (n,), generator=generator)
-    flips = torch.bernoulli(torch.full((n, x_dim), 0.1), generator=generator)
-    x = (prototypes[labels] + flips) % 2
-    cut = [int(0.7 * n), int(0.85 * n)]
-    parts = [Split(x[a:b], labels[a:b]) for a, b in zip([0, *cut], [*cut, n])]
-    side = int(x_dim**0.5)
-    shape = (side, side) if side * side == x_dim else (1, x_dim)
-    return Dataset("synthetic", *parts, shape, 4, f"synthetic binary, {n} examples, seed {seed}")

@@ -13,7 +13,6 @@ from ppl_vae.data import (
     DataNotFoundError,
     binarize,
     check_data,
-    check_labels,
     load_binarized_mnist,
     load_digits,
     load_mnist,
@@ -65,16 +64,6 @@ def test_bad_data_is_named(x, support, message):
 def test_wrong_width():
     with pytest.raises(DataError, match="has 10 features per example; the model expects 64"):
         check_data(torch.rand(3, 10), "real", x_dim=64)
-
-
-def test_label_checks():
-    check_labels(torch.tensor([0, 9]), 2, 10)
-    with pytest.raises(DataError, match="labels are required"):
-        check_labels(None, 2, 10)
-    with pytest.raises(DataError, match=r"must lie in 0..9"):
-        check_labels(torch.tensor([0, 10]), 2, 10)
-    with pytest.raises(DataError, match=r"shape \(3,\)"):
-        check_labels(torch.tensor([0, 1]), 3, 10)
 
 
 def write_idx(path, array: np.ndarray) -> None:

@@ -11,7 +11,7 @@ import torch
 
 from ppl_vae.config import load_experiment
 from ppl_vae.data import DataError, binarize, load_digits
-from ppl_vae.ppc import PPC_FILES, posterior_predictive_check, summarize, write_check
+from ppl_vae.ppc import PPC_FILES, PPC_KEYS, posterior_predictive_check, summarize, write_check
 from ppl_vae.registry import STATISTICS, UnknownNameError
 from ppl_vae.run import load_trained, train_experiment
 from ppl_vae.statistics import edge_length, left_right_balance, strokes, total_ink
@@ -91,6 +91,7 @@ def test_inference_data_groups_and_dims_survive_netcdf(run_pair, tmp_path):
     assert np.isfinite(idata.log_likelihood["x"].values).all()
     summary = json.loads((tmp_path / "ppc.json").read_text())
     assert set(summary["statistics"]) == {*STATISTICS.names(), "pixel_frequency"}
+    assert all(set(row) <= set(PPC_KEYS) for row in summary["statistics"].values())
     p = check.p_values["total_ink"]
     assert ((0 <= p) & (p <= 1)).all()
 

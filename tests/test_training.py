@@ -10,7 +10,6 @@ import torch
 
 from ppl_vae.checkpoint import CheckpointError, load_checkpoint
 from ppl_vae.config import TrainingConfig
-from ppl_vae.data import synthetic_binary
 from ppl_vae.evaluate import elbo_per_example
 from ppl_vae.guides.gaussian import GaussianEncoder
 from ppl_vae.models.bernoulli import BernoulliVAE
@@ -18,6 +17,7 @@ from ppl_vae.objectives import KLWeight, make_objective
 from ppl_vae.run import SUMMARY_KEYS, RunError, load_trained, resume, train_experiment
 from ppl_vae.train import Trainer, TrainingDiverged
 from ppl_vae.weights import log_weights
+from tests.conftest import synthetic_binary
 
 RUN_FILES = {
     "experiment.toml",
