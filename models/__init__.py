@@ -1,8 +1,20 @@
-"""Generative models p(z) p(x|z) as Pyro model functions, one module per likelihood."""
+"""Generative models as Pyro model functions: one module per likelihood, one per family."""
 
-from ppl_vae.models.base import LatentVariableModel
-from ppl_vae.models.bernoulli import BernoulliVAE
-from ppl_vae.models.gaussian import GaussianVAE
+from ppl_vae.models.base import Decoder, LatentVariableModel
+from ppl_vae.models.bernoulli import BernoulliLikelihood, BernoulliVAE
+from ppl_vae.models.conditional import BaselinePredictor, LabelConditionedVAE, StructuredOutputCVAE
+from ppl_vae.models.gaussian import GaussianLikelihood, GaussianVAE
 from ppl_vae.models.linear_gaussian import LinearGaussianModel
 
-__all__ = ["BernoulliVAE", "GaussianVAE", "LatentVariableModel", "LinearGaussianModel"]
+__all__ = [
+    "BaselinePredictor",
+    "BernoulliLikelihood",
+    "BernoulliVAE",
+    "Decoder",
+    "GaussianLikelihood",
+    "GaussianVAE",
+    "LabelConditionedVAE",
+    "LatentVariableModel",
+    "LinearGaussianModel",
+    "StructuredOutputCVAE",
+]

@@ -10,12 +10,26 @@ from __future__ import annotations
 
 import pyro.distributions as dist
 import torch
-from pyro.nn import PyroParam
+from pyro.nn import PyroModule, PyroParam
 from torch import Tensor, nn
 from torch.distributions import constraints
 
 from ppl_vae.models.base import LatentVariableModel
 from ppl_vae.registry import register_model
+
+
+class IsotropicGaussianLikelihood(PyroModule):
+    """x ~ Normal(decoded, sigma^2 I) with one learned sigma > 0."""
+
+    support = "real"
+    outputs_per_dim = 1
+
+    def __init__(self, noise_scale: float):
+        super().__init__()
+        self.noise_scale = PyroParam(torch.tensor(float(noise_scale)), constraint=constraints.positive)
+
+    def forward(self, decoded: Tensor) -> dist.Distribution:
+        return dist.Normal(decoded, self.noise_scale).to_event(1)
 
 
 @register_model("linear_gaussian")
@@ -25,15 +39,15 @@ class LinearGaussianModel(LatentVariableModel):
     data_support = "real"
 
     def __init__(self, x_dim: int, latent_dim: int = 2, noise_scale: float = 0.5):
-        super().__init__(x_dim, latent_dim, hidden=(), activation="relu")
-        self.noise_scale = PyroParam(torch.tensor(float(noise_scale)), constraint=constraints.positive)
+        super().__init__(x_dim, IsotropicGaussianLikelihood(noise_scale), latent_dim, hidden=(), activation="relu")
 
     @property
     def linear(self) -> nn.Linear:
-        return self.decoder[0]
+        return self.decoder.net[0]
 
-    def likelihood(self, decoded: Tensor) -> dist.Distribution:
-        return dist.Normal(decoded, self.noise_scale).to_event(1)
+    @property
+    def noise_scale(self) -> Tensor:
+        return self.decoder.likelihood.noise_scale
 
     def marginal(self) -> dist.MultivariateNormal:
         """p(x) = Normal(b, W W^T + sigma^2 I), event shape (x_dim,)."""

@@ -2,6 +2,8 @@
 
 Every split holds ``x`` of shape ``(N, D)`` (float32, pixels scaled to [0, 1],
 images flattened row-major) and, for labelled sets, ``y`` of shape ``(N,)`` (int64).
+Structured-output sets (``quadrants``) hold the input in ``x`` (N, D) and the output
+to predict in ``y`` (N, D_y), both float32.
 Batches are slices of these tensors: no per-item ``Dataset.__getitem__``.
 
 Files are looked for in ``<data_dir>/<dataset name>/``. The data directory is, in
@@ -39,7 +41,7 @@ class DataNotFoundError(FileNotFoundError):
 
 @dataclass(frozen=True)
 class Split:
-    """One split: ``x`` (N, D) float32 in [0, 1], ``y`` (N,) int64 labels or None."""
+    """One split: ``x`` (N, D) float32 in [0, 1]; ``y`` (N,) int64 labels, (N, D_y) float32 outputs, or None."""
 
     x: Tensor
     y: Tensor | None = None
@@ -55,6 +57,8 @@ class Dataset:
     ``dynamic_binarization``: training batches are redrawn as Bernoulli(x) at every
     step (Salakhutdinov & Murray 2008); valid and test are binarized once, with a seed.
     ``description`` says where the data came from and how it was split.
+    ``input_mask``: for structured-output sets, a (H*W,) bool tensor, True at the image
+    pixels that ``x`` holds; ``y`` holds the others, both in row-major order.
     """
 
     name: str
@@ -65,22 +69,55 @@ class Dataset:
     num_classes: int | None
     description: str
     dynamic_binarization: bool = False
+    input_mask: Tensor | None = None
 
     @property
     def x_dim(self) -> int:
         return self.train.x.shape[1]
+
+    @property
+    def y_dim(self) -> int | None:
+        """D_y of structured outputs; None for labels or unlabelled data."""
+        y = self.train.y
+        return y.shape[1] if y is not None and y.dim() == 2 else None
+
+    def is_binary(self, field: str = "x") -> bool:
+        """True when ``field`` ("x" or "y") holds only 0s and 1s in every split."""
+        return all(_is_binary(getattr(s, field)) for s in (self.train, self.valid, self.test))
+
+    def images(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        """Whole images (N, H*W): ``x`` itself, or input ``x`` and output ``y`` put back in place."""
+        if self.input_mask is None:
+            return x
+        images = x.new_empty(*x.shape[:-1], self.input_mask.numel())
+        images[..., self.input_mask] = x
+        images[..., ~self.input_mask] = y
+        return images
 
     def split(self, name: str) -> Split:
         if name not in ("train", "valid", "test"):
             raise ValueError(f"unknown split '{name}'; valid splits: train, valid, test")
         return getattr(self, name)
 
-    def is_binary(self) -> bool:
-        return all(_is_binary(s.x) for s in (self.train, self.valid, self.test))
-
 
 def _is_binary(x: Tensor) -> bool:
     return bool(((x == 0) | (x == 1)).all())
+
+
+def check_labels(y: Tensor | None, num_classes: int, n: int | None = None, what: str = "labels") -> None:
+    """Raise :class:`DataError` unless ``y`` is a (n,) integer tensor of classes 0 .. num_classes - 1."""
+    expected = f"class labels y, shape (N,), integers 0 to {num_classes - 1}"
+    if y is None:
+        raise DataError(f"{what}: none given; a label-conditioned model needs {expected}")
+    if not isinstance(y, Tensor) or y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
+        kind = y.dtype if isinstance(y, Tensor) else type(y).__name__
+        raise DataError(f"{what} must be {expected}; got {kind}")
+    if y.dim() != 1:
+        raise DataError(f"{what} must be {expected}; got shape {tuple(y.shape)}")
+    if n is not None and y.shape[0] != n:
+        raise DataError(f"{what}: {y.shape[0]} labels for {n} examples")
+    if y.numel() and (int(y.min()) < 0 or int(y.max()) >= num_classes):
+        raise DataError(f"{what} must be {expected}; got values from {int(y.min())} to {int(y.max())}")
 
 
 def check_data(x: Tensor, support: str, x_dim: int | None = None, what: str = "data") -> None:
@@ -114,43 +151,33 @@ def check_data(x: Tensor, support: str, x_dim: int | None = None, what: str = "d
 BINARIZE_MODES = ("auto", "none", "threshold", "dynamic")
 
 
-def binarize(data: Dataset, mode: str, support: str, seed: int = 0) -> Dataset:
-    """Make ``data`` fit a model whose likelihood has the given ``support``.
+def binarize(data: Dataset, mode: str, support: str, seed: int = 0, field: str = "x") -> Dataset:
+    """Make the ``field`` ("x", or "y" for structured outputs) of ``data`` fit a likelihood of ``support``.
 
-    ``mode``: ``"none"`` leaves pixels as they are; ``"threshold"`` maps x > 0.5 to 1;
-    ``"dynamic"`` keeps grey levels for training (the trainer draws Bernoulli(x) per
+    ``mode``: ``"none"`` leaves pixels as they are; ``"threshold"`` maps values > 0.5 to 1;
+    ``"dynamic"`` keeps grey levels for training (the trainer draws Bernoulli(p) per
     batch) and binarizes valid/test once by sampling with ``seed``; ``"auto"`` is
     ``"threshold"`` when a binary support meets grey-level data, else ``"none"``.
     """
     if mode not in BINARIZE_MODES:
         raise ValueError(f"unknown binarize mode '{mode}'; valid modes: {', '.join(BINARIZE_MODES)}")
+    splits = {name: data.split(name) for name in ("train", "valid", "test")}
     if mode == "auto":
-        mode = "threshold" if support == "binary" and not data.is_binary() else "none"
+        mode = "threshold" if support == "binary" and not data.is_binary(field) else "none"
     if mode == "none":
         return data
+    what = "" if field == "x" else " (outputs y)"
     if mode == "threshold":
-
-        def fixed(s: Split) -> Split:
-            return replace(s, x=(s.x > 0.5).float())
-
-        return replace(
-            data,
-            train=fixed(data.train),
-            valid=fixed(data.valid),
-            test=fixed(data.test),
-            description=data.description + "; binarized at 0.5",
-        )
+        fixed = {name: replace(s, **{field: (getattr(s, field) > 0.5).float()}) for name, s in splits.items()}
+        return replace(data, **fixed, description=data.description + f"; binarized at 0.5{what}")
     generator = torch.Generator().manual_seed(seed)
-
-    def sampled(s: Split) -> Split:
-        return replace(s, x=torch.bernoulli(s.x, generator=generator))
-
+    sampled = {
+        name: replace(s, **{field: torch.bernoulli(getattr(s, field), generator=generator)})
+        for name, s in splits.items()
+        if name != "train"
+    }
     return replace(
-        data,
-        valid=sampled(data.valid),
-        test=sampled(data.test),
-        dynamic_binarization=True,
-        description=data.description + "; dynamically binarized",
+        data, **sampled, dynamic_binarization=True, description=data.description + f"; dynamically binarized{what}"
     )
 
 
@@ -332,3 +359,60 @@ def load_mnist(
         10,
         f"MNIST from {folder}, 55000/5000/10000",
     )
+
+
+QUADRANT_INPUTS = {1: "the bottom-left quadrant", 2: "the left half", 3: "all but the bottom-right quadrant"}
+QUADRANT_SOURCES = ("digits", "mnist")
+
+
+def quadrant_mask(image_shape: tuple[int, int], quadrants: int) -> Tensor:
+    """(H*W,) bool mask, True at the input pixels of the quadrant task (as in Pyro's CVAE example)."""
+    if quadrants not in QUADRANT_INPUTS:
+        raise ValueError(f"quadrants must be 1, 2 or 3 (the number of input quadrants), got {quadrants!r}")
+    h, w = image_shape
+    mask = torch.zeros(h, w, dtype=torch.bool)
+    mask[h // 2 :, : w // 2] = True
+    if quadrants >= 2:
+        mask[:, : w // 2] = True
+    if quadrants == 3:
+        mask[: h // 2, :] = True
+    return mask.reshape(-1)
+
+
+@register_dataset("quadrants")
+def load_quadrants(
+    source: str = "digits", quadrants: int = 1, seed: int = 0, data_dir: str | None = None, download: bool = True
+) -> Dataset:
+    """Structured output prediction (Sohn, Lee & Yan 2015): from some quadrants of an image, the rest.
+
+    ``x`` (N, D_in) holds the input pixels (``quadrants`` = 1: the bottom-left quadrant,
+    2: the left half, 3: all but the bottom-right quadrant), ``y`` (N, D_out) the other
+    pixels, both grey levels in [0, 1], row-major; :meth:`Dataset.images` puts them back
+    together. ``source`` is ``"digits"`` (8x8, offline) or ``"mnist"`` (28x28), split as
+    that dataset is; class labels are dropped.
+    """
+    if source not in QUADRANT_SOURCES:
+        raise ValueError(f"unknown quadrants source '{source}'; valid sources: {', '.join(QUADRANT_SOURCES)}")
+    data = load_digits(seed) if source == "digits" else load_mnist(data_dir, download, seed)
+    mask = quadrant_mask(data.image_shape, quadrants)
+
+    def cut(s: Split) -> Split:
+        return Split(s.x[:, mask].contiguous(), s.x[:, ~mask].contiguous())
+
+    return Dataset(
+        f"{source}_quadrants",
+        cut(data.train),
+        cut(data.valid),
+        cut(data.test),
+        data.image_shape,
+        None,
+        f"{data.description}; input x: {QUADRANT_INPUTS[quadrants]} ({int(mask.sum())} pixels), "
+        f"output y: the other {int((~mask).sum())} pixels",
+        input_mask=mask,
+    )
+
+
+def one_hot_labels(y: Tensor | None, num_classes: int, n: int | None = None, what: str = "labels y") -> Tensor:
+    """Checked labels (n,) as one-hot float32 rows (n, num_classes); see :func:`check_labels`."""
+    check_labels(y, num_classes, n, what)
+    return torch.nn.functional.one_hot(y, num_classes).float()

@@ -1,10 +1,13 @@
-"""Multilayer perceptrons shared by decoders and encoders."""
+"""Multilayer perceptrons shared by decoders and encoders, and what their outputs become."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from torch import nn
+import pyro.distributions as dist
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
@@ -33,3 +36,19 @@ def mlp(in_dim: int, hidden: Sequence[int], out_dim: int, activation: str = "rel
         layers += [nn.Linear(fan_in, fan_out), ACTIVATIONS[activation]()]
     layers.append(nn.Linear(sizes[-1], out_dim))
     return nn.Sequential(*layers)
+
+
+def diagonal_normal(params: Tensor, min_scale: float) -> dist.Distribution:
+    """Normal(loc, diag scale^2) from network output (..., 2 * L) = [loc, raw]; event shape (L,).
+
+    ``scale = min_scale + softplus(raw)``: positive, and floored so that the density stays bounded.
+    """
+    loc, raw = params.chunk(2, dim=-1)
+    return dist.Normal(loc, min_scale + F.softplus(raw)).to_event(1)
+
+
+def concat_condition(inputs: Tensor, condition: Tensor | None) -> Tensor:
+    """``inputs`` (..., N, A) joined with ``condition`` (N, B), broadcast over leading dims: (..., N, A + B)."""
+    if condition is None:
+        return inputs
+    return torch.cat([inputs, condition.expand(*inputs.shape[:-1], condition.shape[-1])], dim=-1)

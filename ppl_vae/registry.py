@@ -1,4 +1,4 @@
-"""Name -> constructor registries for models, guides and datasets.
+"""Name -> constructor registries for models, guides, likelihoods, datasets and statistics.
 
 Built-in entries register themselves when their package is imported; the registry
 imports that package the first time it is asked for a name, so user code can call
@@ -61,8 +61,10 @@ MODELS = Registry("model", "ppl_vae.models")
 GUIDES = Registry("guide", "ppl_vae.guides")
 DATASETS = Registry("dataset", "ppl_vae.data")
 STATISTICS = Registry("statistic", "ppl_vae.statistics")
+LIKELIHOODS = Registry("likelihood", "ppl_vae.models")
 
 register_model = MODELS.register
 register_guide = GUIDES.register
 register_dataset = DATASETS.register
 register_statistic = STATISTICS.register
+register_likelihood = LIKELIHOODS.register

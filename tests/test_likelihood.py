@@ -77,7 +77,7 @@ def test_estimator_matches_hand_computation():
     scale = torch.nn.functional.softplus(raw) + guide.min_scale
     log_q = torch.distributions.Normal(loc, scale).log_prob(z).sum(-1)
     log_prior = torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(-1)
-    logits = model.decoder(z)
+    logits = model.decoder.net(z)
     log_lik = -torch.nn.functional.binary_cross_entropy_with_logits(logits, x.expand(7, 4, 5), reduction="none").sum(-1)
     assert torch.allclose(log_w, log_prior + log_lik - log_q, atol=1e-5)
     hand = torch.logsumexp(log_w, 0) - math.log(7)

@@ -52,11 +52,11 @@ def test_bernoulli_samples_are_binary_and_decoder_mean_is_probability():
 def test_gaussian_scale_floor_and_modes():
     model = GaussianVAE(64, latent_dim=2, scale="shared", min_scale=0.05)
     with torch.no_grad():
-        model.raw_scale.fill_(-50.0)
+        model.decoder.likelihood.raw_scale.fill_(-50.0)
     assert model.decode(torch.zeros(1, 2)).stddev.min().item() == pytest.approx(0.05, abs=1e-6)
     fixed = GaussianVAE(64, latent_dim=2, scale="fixed", fixed_scale=0.3)
     assert torch.allclose(fixed.decode(torch.zeros(4, 2)).stddev, torch.full((4, 64), 0.3))
-    assert GaussianVAE(64, latent_dim=2, scale="decoder").decoder[-1].out_features == 128
+    assert GaussianVAE(64, latent_dim=2, scale="decoder").decoder.net[-1].out_features == 128
     with pytest.raises(ValueError, match="valid scales: shared, decoder, fixed"):
         GaussianVAE(64, scale="learned")
 
@@ -65,7 +65,7 @@ def test_gaussian_log_likelihood_is_true_nats():
     model = GaussianVAE(4, latent_dim=1, scale="fixed", fixed_scale=1.0)
     x = torch.zeros(1, 4)
     z = torch.zeros(1, 1)
-    loc = model.decoder(z)
+    loc = model.decoder.net(z)
     expected = torch.distributions.Normal(loc, 1.0).log_prob(x).sum()
     assert model.decode(z).log_prob(x).item() == pytest.approx(expected.item())
 
@@ -88,7 +88,7 @@ def test_unknown_activation_lists_valid_ones():
 def test_models_built_in_one_process_do_not_share_parameters():
     a, b = BernoulliVAE(64, latent_dim=3), BernoulliVAE(64, latent_dim=3)
     with torch.no_grad():
-        a.decoder[0].weight.fill_(1.0)
+        a.decoder.net[0].weight.fill_(1.0)
     pyro.clear_param_store()
-    assert not torch.equal(a.decoder[0].weight, b.decoder[0].weight)
+    assert not torch.equal(a.decoder.net[0].weight, b.decoder.net[0].weight)
     assert len(pyro.get_param_store()) == 0

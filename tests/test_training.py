@@ -87,7 +87,7 @@ def test_nan_loss_stops_and_keeps_last_checkpoint(fast_experiment, tmp_path):
     def poison(trainer, record):
         if record.epoch == 1:
             with torch.no_grad():
-                trainer.model.decoder[0].weight.fill_(float("nan"))
+                trainer.model.decoder.net[0].weight.fill_(float("nan"))
 
     with pytest.raises(TrainingDiverged, match="the loss became nan at epoch 2, step 1; the last good checkpoint"):
         train_experiment(fast_experiment(), tmp_path / "run", callbacks=[poison])

@@ -1,0 +1,16 @@
+"""The empty guide, for models without latent variables (such as ``baseline_predictor``)."""
+
+from __future__ import annotations
+
+from pyro.nn import PyroModule
+from torch import Tensor
+
+from ppl_vae.registry import register_guide
+
+
+@register_guide("none")
+class NoLatents(PyroModule):
+    """Samples nothing: with it, the ELBO of a model without latents is its exact log-likelihood."""
+
+    def forward(self, x: Tensor | None = None, y: Tensor | None = None, num_samples: int | None = None) -> None:
+        return None
