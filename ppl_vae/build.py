@@ -7,8 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ppl_vae.config import ConfigError, Experiment, load_plugins, unknown_key_error
-from ppl_vae.data import Dataset, binarize
-from ppl_vae.registry import DATASETS, GUIDES, MODELS, Registry
+from ppl_vae.data import Dataset, binarize, observed_field
+from ppl_vae.registry import DATASETS, GUIDES, LIKELIHOODS, MODELS, Registry
 
 ENGINE_DATA_KEYS = ("name", "binarize")
 
@@ -39,17 +39,21 @@ def construct(registry: Registry, section: dict[str, Any], context: dict[str, An
         raise ConfigError(f"cannot build {registry.kind} '{name}' from [{registry.kind}]: {error}") from error
 
 
-def build_data(experiment: Experiment, support: str) -> Dataset:
-    """The experiment's dataset, binarized as ``[data] binarize`` says for a model of ``support``."""
+def build_data(experiment: Experiment) -> Dataset:
+    """The experiment's dataset, binarized as ``[data] binarize`` says for the experiment's model."""
     section = experiment.sections["data"]
     data = construct(DATASETS, section, {})
-    return binarize(data, section.get("binarize", "auto"), support, experiment.training.seed)
+    field = observed_field(model_class(experiment))
+    return binarize(data, section.get("binarize", "auto"), model_support(experiment), experiment.training.seed, field)
 
 
-def build_pair(experiment: Experiment, x_dim: int, num_classes: int | None):
-    """(model, guide) for the experiment; the guide's latent_dim defaults to the model's."""
+def build_pair(experiment: Experiment, x_dim: int, num_classes: int | None, y_dim: int | None = None):
+    """(model, guide) for the experiment; the guide's latent_dim defaults to the model's.
+
+    ``x_dim``, ``num_classes`` and ``y_dim`` (width of structured outputs) come from the data.
+    """
     load_plugins(experiment)
-    context = {"x_dim": x_dim, "num_classes": num_classes}
+    context = {"x_dim": x_dim, "num_classes": num_classes, "y_dim": y_dim}
     model = construct(MODELS, experiment.sections["model"], context)
     guide = construct(
         GUIDES, experiment.sections["guide"], {**context, "latent_dim": getattr(model, "latent_dim", None)}
@@ -57,7 +61,19 @@ def build_pair(experiment: Experiment, x_dim: int, num_classes: int | None):
     return model, guide
 
 
-def model_support(experiment: Experiment) -> str:
-    """The data support of the experiment's model class ("binary", "unit_interval", "real")."""
+def model_class(experiment: Experiment):
+    """The registered constructor of the experiment's model (its class, for the built-ins)."""
     load_plugins(experiment)
-    return getattr(MODELS.get(experiment.sections["model"]["name"]), "data_support", "real")
+    return MODELS.get(experiment.sections["model"]["name"])
+
+
+def model_support(experiment: Experiment) -> str:
+    """The data support of the experiment's model ("binary", "unit_interval", "real").
+
+    Models that take the likelihood by name (``likelihood = "gaussian"``) have that
+    likelihood's support; others say it with a ``data_support`` class attribute.
+    """
+    section = experiment.sections["model"]
+    if isinstance(section.get("likelihood"), str):
+        return LIKELIHOODS.get(section["likelihood"]).support
+    return getattr(model_class(experiment), "data_support", "real")

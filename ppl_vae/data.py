@@ -148,6 +148,33 @@ def check_data(x: Tensor, support: str, x_dim: int | None = None, what: str = "d
         )
 
 
+def observed_field(model) -> str:
+    """The field of a :class:`Split` (``"x"`` or ``"y"``) that ``model`` (class or instance) scores.
+
+    Models say so with an ``observed`` attribute; without one it is ``"x"``.
+    """
+    return getattr(model, "observed", "x")
+
+
+def check_dataset(data: Dataset, support: str, observed: str = "x", conditioning: str | None = None) -> None:
+    """Check every split of ``data`` for a model that scores ``observed`` with a likelihood of
+    ``support`` and reads the other field as ``conditioning`` (None, "labels" or "input")."""
+    if conditioning == "labels" and data.num_classes is None:
+        raise DataError(f"the model is conditioned on class labels y, but dataset '{data.name}' has no labels")
+    for name in ("train", "valid", "test"):
+        split = data.split(name)
+        what = f"{data.name} {name} split"
+        scored = getattr(split, observed)
+        if scored is None:
+            raise DataError(f"the model scores '{observed}', which the {what} does not have")
+        train_support = "unit_interval" if data.dynamic_binarization and name == "train" else support
+        check_data(scored, train_support, what=f"{what}, {observed}")
+        if conditioning == "labels":
+            check_labels(split.y, data.num_classes, len(split), f"{what}, labels y")
+        elif conditioning == "input":
+            check_data(split.x, "real", what=f"{what}, input x")
+
+
 BINARIZE_MODES = ("auto", "none", "threshold", "dynamic")
 
 

@@ -20,8 +20,8 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from ppl_vae.data import check_data
-from ppl_vae.pairing import check_pair
+from ppl_vae.data import check_data, observed_field
+from ppl_vae.pairing import PROBE_SIZE, check_pair
 from ppl_vae.weights import log_weights, sample_sites, traced_log_weights
 
 
@@ -144,7 +144,9 @@ def importance_weighted_log_likelihood(
     (the largest per-sample tensor, e.g. decoder output; peak memory is a few times
     4 * max_elements bytes). All K log-weights of a chunk of examples are kept for k-hat.
 
-    ``x``: (N, D) data the model accepts; ``y``: labels or conditioning input, (N, ...).
+    ``x``: (N, D) data; ``y``: labels (N,) or outputs (N, D_y), or None. The model's
+    ``observed`` field (``x``, or ``y`` for structured-output models) is what is scored:
+    the estimate is then log p(x | y) or log p(y | x).
     Runs under :func:`frozen`: parameters and the global RNG are left as they were.
 
     .. warning:: The estimate is biased low for finite K and its error bar comes from the
@@ -154,12 +156,14 @@ def importance_weighted_log_likelihood(
     """
     if not isinstance(num_samples, int) or num_samples < 1:
         raise ValueError(f"the number of importance samples K must be a whole number >= 1, got {num_samples!r}")
-    check_data(x, getattr(model, "data_support", "real"), getattr(model, "x_dim", None))
-    n, width = x.shape
+    observed = observed_field(model)
+    scored = x if observed == "x" else y
+    check_data(scored, getattr(model, "data_support", "real"), getattr(model, f"{observed}_dim", None), observed)
+    n, width = x.shape[0], max(x.shape[-1], scored.shape[-1])
     n_chunk, k_chunk = _chunk_sizes(n, num_samples, width, max_elements)
     parts: dict[str, list] = {"lw": [], "means": [], "kl": []}
     with frozen(seed):
-        check_pair(model, guide, x[:2], None if y is None else y[:2])
+        check_pair(model, guide, x[:PROBE_SIZE], None if y is None else y[:PROBE_SIZE])
     with frozen(seed), pyro.validation_enabled(False):
         for s in tqdm(
             list(batches(n, n_chunk)), desc=f"importance sampling, K={num_samples}", disable=not progress, unit="chunk"

@@ -2,13 +2,16 @@
 
 Both are traced on a tiny batch; the latent sites of the model (sample sites that are
 not observed) must be exactly the guide's sample sites, with the same shapes and
-supports, inside the ``data`` plate. Any mismatch becomes one sentence naming the sites.
+supports, inside the ``data`` plate. When the model's density depends on ``y`` (labels
+or outputs) and it has latents, the guide must read ``y`` too: q(z | x) cannot stand in
+for q(z | x, y). Any mismatch becomes one sentence naming the sites.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
 from pyro import poutine
 from torch import Tensor
 from torch.distributions import constraints
@@ -46,12 +49,22 @@ def _trace(fn, role: str, name: str, x: Tensor, y: Tensor | None) -> poutine.Tra
         ) from error
 
 
+PROBE_SIZE = 8  # examples traced by the check: enough that some labels differ
+
+
+def _reads_y(fn, trace: poutine.Trace, role: str, name: str, x: Tensor, y: Tensor, other_y: Tensor) -> bool:
+    """Does ``fn``'s log-density, at the values in ``trace``, change when ``y`` becomes ``other_y``?"""
+    replayed = _trace(poutine.replay(fn, trace=trace), role, name, x, other_y)
+    return not bool(torch.isclose(trace.log_prob_sum(), replayed.log_prob_sum()))
+
+
 def check_pair(
     model, guide, x: Tensor, y: Tensor | None = None, model_name: str = "model", guide_name: str = "guide"
 ) -> Pairing:
-    """Trace ``model`` and ``guide`` on ``x`` (a few examples) and raise :class:`PairingError` on misfit."""
-    model_sites = sample_sites(_trace(model, "model", model_name, x, y))
-    guide_sites = sample_sites(_trace(guide, "guide", guide_name, x, y))
+    """Trace ``model`` and ``guide`` on ``x`` (a few examples, such as the first :data:`PROBE_SIZE`)
+    and ``y`` (their labels or outputs, or None) and raise :class:`PairingError` on misfit."""
+    model_trace, guide_trace = _trace(model, "model", model_name, x, y), _trace(guide, "guide", guide_name, x, y)
+    model_sites, guide_sites = sample_sites(model_trace), sample_sites(guide_trace)
     latents = {n: s for n, s in model_sites.items() if not s["is_observed"]}
     problems = []
     if not any(s["is_observed"] for s in model_sites.values()):
@@ -79,6 +92,19 @@ def check_pair(
         outside = sorted(n for n, s in sites.items() if not any(f.name == "data" for f in s["cond_indep_stack"]))
         if outside:
             problems.append(f"the {role} samples {', '.join(map(repr, outside))} outside the 'data' plate")
+    other_y = None if y is None else y.roll(1, 0)
+    if (
+        not problems
+        and latents
+        and other_y is not None
+        and not torch.equal(other_y, y)
+        and _reads_y(model, model_trace, "model", model_name, x, y, other_y)
+        and not _reads_y(guide, guide_trace, "guide", guide_name, x, y, other_y)
+    ):
+        problems.append(
+            "the model's density depends on 'y' but the guide ignores 'y': its q(z | x) must also read 'y' "
+            "(as the conditional_encoder guide does)"
+        )
     if problems:
         raise PairingError(f"guide '{guide_name}' does not fit model '{model_name}': " + "; ".join(problems) + ".")
     nesting = max(len(s["cond_indep_stack"]) for s in (*model_sites.values(), *guide_sites.values()))

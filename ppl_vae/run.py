@@ -24,10 +24,10 @@ from typing import Any
 
 import pyro
 
-from ppl_vae.build import build_data, build_pair, model_support
+from ppl_vae.build import build_data, build_pair, model_class, model_support
 from ppl_vae.checkpoint import CheckpointError, atomic_write_bytes, load_checkpoint, load_module_state
 from ppl_vae.config import Experiment, load_experiment
-from ppl_vae.data import Dataset, check_data
+from ppl_vae.data import Dataset, check_dataset, observed_field
 from ppl_vae.evaluate import (
     bits_per_dim,
     frozen,
@@ -35,7 +35,7 @@ from ppl_vae.evaluate import (
     khat_warning,
     likelihood_summary,
 )
-from ppl_vae.pairing import Pairing, check_pair
+from ppl_vae.pairing import PROBE_SIZE, Pairing, check_pair
 from ppl_vae.plots import plot_elbo_curves, plot_image_rows
 from ppl_vae.ppc import posterior_predictive_check, write_check
 from ppl_vae.predictive import posterior_predictive, prior_predictive
@@ -81,23 +81,21 @@ class Prepared:
 
 def prepare(experiment: Experiment) -> Prepared:
     """Load the data, build the pair (seeded) and check data and pairing; writes nothing."""
-    support = model_support(experiment)
-    data = build_data(experiment, support)
-    for name in ("train", "valid", "test"):
-        split = data.split(name)
-        train_support = "unit_interval" if data.dynamic_binarization and name == "train" else support
-        check_data(split.x, train_support, what=f"{data.name} {name} split")
+    cls = model_class(experiment)
+    data = build_data(experiment)
+    check_dataset(data, model_support(experiment), observed_field(cls), getattr(cls, "conditioning", None))
     pyro.set_rng_seed(experiment.training.seed)
-    model, guide = build_pair(experiment, data.x_dim, data.num_classes)
+    model, guide = build_pair(experiment, data.x_dim, data.num_classes, data.y_dim)
     probe = data.train
-    pairing = check_pair(
-        model,
-        guide,
-        probe.x[:2],
-        None if probe.y is None else probe.y[:2],
-        experiment.sections["model"]["name"],
-        experiment.sections["guide"]["name"],
-    )
+    with frozen(experiment.training.seed):  # the check draws samples: keep them out of training's RNG stream
+        pairing = check_pair(
+            model,
+            guide,
+            probe.x[:PROBE_SIZE],
+            None if probe.y is None else probe.y[:PROBE_SIZE],
+            experiment.sections["model"]["name"],
+            experiment.sections["guide"]["name"],
+        )
     return Prepared(experiment, data, model, guide, pairing)
 
 
@@ -288,4 +286,4 @@ def load_trained(run_dir: Path) -> TrainedRun:
 
 def load_run_data(run: TrainedRun) -> Dataset:
     """The run's dataset, loaded and binarized as when it was trained."""
-    return build_data(run.experiment, model_support(run.experiment))
+    return build_data(run.experiment)

@@ -24,11 +24,12 @@ from typing import Any
 
 import pyro
 import torch
+from torch import Tensor
 from tqdm.auto import tqdm
 
 from ppl_vae.checkpoint import load_module_state, save_checkpoint
 from ppl_vae.config import TrainingConfig
-from ppl_vae.data import Dataset
+from ppl_vae.data import Dataset, observed_field
 from ppl_vae.evaluate import batches, bound_per_example
 from ppl_vae.objectives import KLWeight, make_objective
 
@@ -137,13 +138,18 @@ class Trainer:
         with pyro.validation_enabled(False):
             return self._run_batches(model, guide, x_all, y_all, binarizer, steps_done, progress)
 
+    def _batch(self, x_all: Tensor, y_all: Tensor | None, s: slice, binarizer: torch.Generator):
+        """(x, y) of one step; the observed field is drawn as Bernoulli(p) under dynamic binarization."""
+        batch = {"x": x_all[s], "y": None if y_all is None else y_all[s]}
+        if self.data.dynamic_binarization:
+            field = observed_field(self.model)
+            batch[field] = torch.bernoulli(batch[field], generator=binarizer)
+        return batch["x"], batch["y"]
+
     def _run_batches(self, model, guide, x_all, y_all, binarizer, steps_done: int, progress: tqdm) -> float:
         total, count = 0.0, 0
         for i, s in enumerate(batches(x_all.shape[0], self.config.batch_size)):
-            x = x_all[s]
-            if self.data.dynamic_binarization:
-                x = torch.bernoulli(x, generator=binarizer)
-            y = None if y_all is None else y_all[s]
+            x, y = self._batch(x_all, y_all, s, binarizer)
             self.kl_weight.beta = self.beta_at(steps_done + i + 1)
             loss = self.objective.differentiable_loss(model, guide, x, y=y) / x.shape[0]
             if not torch.isfinite(loss):
