@@ -35,7 +35,7 @@ class ConditionalGaussianEncoder(AmortizedNormal):
         min_scale: float = 1e-4,
     ):
         if y_dim is None and num_classes is None:
-            raise ValueError("a conditional encoder needs labels (num_classes) or outputs (y_dim); the data has neither")
+            raise ValueError("a conditional encoder needs labels (num_classes) or outputs (y_dim): the data has none")
         super().__init__(x_dim + (y_dim or num_classes), latent_dim, hidden, activation, min_scale)
         self.x_dim, self.y_dim, self.num_classes = x_dim, y_dim, num_classes
 

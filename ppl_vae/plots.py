@@ -55,3 +55,29 @@ def plot_image_rows(
     if title:
         fig.suptitle(title, fontsize=10)
     save_figure(fig, path)
+
+
+def plot_classification(
+    confusion: Sequence[Sequence[int]], fit_scores: Tensor, outlier_scores: Tensor, path: Path
+) -> None:
+    """Confusion matrix (rows: true class, columns: predicted), and histograms of the fit score
+    max_y log p(x | y) on real inputs and on inputs of no class."""
+    matrix = np.asarray(confusion)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
+    left.imshow(matrix, cmap="Blues")
+    for (row, column), count in np.ndenumerate(matrix):
+        color = "white" if count > matrix.max() / 2 else "black"
+        left.text(column, row, str(count), ha="center", va="center", fontsize=7, color=color)
+    left.set_xlabel("predicted class")
+    left.set_ylabel("true class")
+    left.set_xticks(range(matrix.shape[1]))
+    left.set_yticks(range(matrix.shape[0]))
+    accuracy = np.trace(matrix) / matrix.sum()
+    left.set_title(f"Bayes-rule classifier, accuracy {accuracy:.3f}", fontsize=10)
+    bins = np.histogram_bin_edges(np.r_[fit_scores.numpy(), outlier_scores.numpy()], bins=40)
+    right.hist(fit_scores.numpy(), bins=bins, alpha=0.6, label="test inputs")
+    right.hist(outlier_scores.numpy(), bins=bins, alpha=0.6, label="same inputs, pixels shuffled")
+    right.set_xlabel("max over y of log p(x | y), nats")
+    right.set_ylabel("inputs")
+    right.legend()
+    save_figure(fig, path)

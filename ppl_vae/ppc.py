@@ -25,7 +25,7 @@ import pyro
 import pyro.distributions as dist
 from torch import Tensor
 
-from ppl_vae.data import check_data
+from ppl_vae.data import check_data, observed_field
 from ppl_vae.evaluate import batches, frozen
 from ppl_vae.predictive import posterior_predictive, prior_predictive
 from ppl_vae.registry import STATISTICS
@@ -88,6 +88,11 @@ def posterior_predictive_check(
     """
     if not isinstance(num_samples, int) or num_samples < 1:
         raise ValueError(f"the number of predictive draws S must be a whole number >= 1, got {num_samples!r}")
+    if observed_field(model) != "x":
+        raise ValueError(
+            f"posterior predictive checks replicate images x; {type(model).__name__} scores its output "
+            f"'{observed_field(model)}' instead (use importance-weighted evaluation for it)"
+        )
     check_data(x, getattr(model, "data_support", "real"), getattr(model, "x_dim", None))
     if math.prod(image_shape) != x.shape[1]:
         raise ValueError(f"images of shape {image_shape} need {math.prod(image_shape)} values, data has {x.shape[1]}")

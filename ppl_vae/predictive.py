@@ -29,6 +29,15 @@ def posterior_predictive(
     return trace.nodes["x"]["value"], trace.nodes["x"]["fn"], guide_trace
 
 
+def output_predictive(model, x: Tensor, num_samples: int = 1) -> tuple[Tensor, dist.Distribution]:
+    """For a structured-output model p(z | x) p(y | x, z): S draws y ~ p(y | x) per input row of x (N, D).
+
+    Returns y (S, N, D_y) and p(y | x, z) with batch shape (S, N) (its mean: the completion given z).
+    """
+    trace = poutine.trace(vectorized(model, num_samples)).get_trace(x, y=None)
+    return trace.nodes["y"]["value"], trace.nodes["y"]["fn"]
+
+
 def prior_predictive(model, n: int, y: Tensor | None = None, num_samples: int = 1) -> tuple[Tensor, dist.Distribution]:
     """S x n draws z ~ p(z), x ~ p(x | z): x (S, n, D) and p(x | z) with batch shape (S, n)."""
     trace = poutine.trace(vectorized(model, num_samples)).get_trace(None, y=y, num_samples=n)

@@ -10,6 +10,12 @@ A run directory holds:
 - ``summary.json``: final figures (keys in :data:`SUMMARY_KEYS`);
 - ``elbo_curves.png``, ``reconstructions.png``, ``prior_samples.png``;
 - ``ppc.nc``, ``ppc.json``, ``ppc_*.png``: a posterior predictive check (``ppl_vae.ppc``).
+
+Label-conditioned models write ``class_samples.png`` (a class-by-sample grid) instead of
+``prior_samples.png``, and ``classification.json`` / ``classification.png`` (the Bayes-rule
+classifier, ``ppl_vae.classify``). Structured-output models write ``completions.png``
+(inputs, truths and sampled completions) instead of the reconstructions, prior samples and
+predictive check, which are about whole images x.
 """
 
 from __future__ import annotations
@@ -23,9 +29,13 @@ from pathlib import Path
 from typing import Any
 
 import pyro
+import torch
+from pyro import poutine
+from torch import Tensor
 
 from ppl_vae.build import build_data, build_pair, model_class, model_support
 from ppl_vae.checkpoint import CheckpointError, atomic_write_bytes, load_checkpoint, load_module_state
+from ppl_vae.classify import classify_split
 from ppl_vae.config import Experiment, load_experiment
 from ppl_vae.data import Dataset, check_dataset, observed_field
 from ppl_vae.evaluate import (
@@ -36,10 +46,11 @@ from ppl_vae.evaluate import (
     likelihood_summary,
 )
 from ppl_vae.pairing import PROBE_SIZE, Pairing, check_pair
-from ppl_vae.plots import plot_elbo_curves, plot_image_rows
+from ppl_vae.plots import plot_classification, plot_elbo_curves, plot_image_rows
 from ppl_vae.ppc import posterior_predictive_check, write_check
-from ppl_vae.predictive import posterior_predictive, prior_predictive
+from ppl_vae.predictive import output_predictive, posterior_predictive, prior_predictive
 from ppl_vae.train import EpochRecord, Trainer
+from ppl_vae.weights import sample_sites
 
 CHECKPOINT = "checkpoint.pt"
 EXPERIMENT = "experiment.toml"
@@ -50,6 +61,7 @@ SUMMARY_KEYS = {
     "model": "registered model name",
     "guide": "registered guide name",
     "objective": "training objective (and num_particles)",
+    "scores": "what the figures below are log-likelihoods of: log p(x), log p(x | y) or log p(y | x)",
     "x_dim": "D, numbers per example",
     "epochs_run": "epochs trained",
     "best_epoch": "epoch whose parameters were kept (best validation ELBO)",
@@ -58,10 +70,16 @@ SUMMARY_KEYS = {
     "valid_bound_nats": "best validation bound (ELBO; IW-K bound for the iwae objective), nats per example",
     "test_elbo_nats": "test ELBO, nats per example (mean over the evaluation.iw_samples draws per example)",
     "test_elbo_bits_per_dim": "test ELBO in bits per dimension = -nats / (D ln 2) (lower is better)",
-    "ppc_flagged": "statistics that the end-of-training posterior predictive check flags (see ppc.json)",
+    "ppc_flagged": "statistics that the end-of-training posterior predictive check flags (see ppc.json); "
+    "null for structured-output models, whose outputs are not whole images",
+    "classification": "label-conditioned models only: the Bayes-rule classifier on the test split "
+    "(classification.json, keys in ppl_vae.classify.CLASSIFICATION_KEYS)",
     "test_importance_weighted": "the evaluation.json figures (ppl_vae.evaluate.EVALUATION_KEYS) on the test "
     "split with K = evaluation.iw_samples",
 }
+
+
+SCORES = {None: "log p(x)", "labels": "log p(x | y), labels y", "input": "log p(y | x), output y of input x"}
 
 
 class RunError(ValueError):
@@ -193,6 +211,7 @@ def report(prepared: Prepared, trainer: Trainer, run_dir: Path) -> dict[str, Any
         "model": experiment.sections["model"]["name"],
         "guide": experiment.sections["guide"]["name"],
         "objective": f"{training.objective} (K={training.num_particles})",
+        "scores": SCORES[getattr(model, "conditioning", None)],
         "x_dim": data.x_dim,
         "epochs_run": trainer.epoch,
         "best_epoch": trainer.best_epoch,
@@ -212,6 +231,12 @@ def report(prepared: Prepared, trainer: Trainer, run_dir: Path) -> dict[str, Any
         [r.valid_bound for r in history],
         run_dir / "elbo_curves.png",
     )
+    conditioning = getattr(model, "conditioning", None)
+    if conditioning == "input":
+        plot_completions(model, data, test.x[:12], test.y[:12], 5, training.seed, run_dir / "completions.png")
+        summary["ppc_flagged"] = None
+        write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+        return summary
     with frozen(training.seed):
         shown = test.x[:12]
         y = None if test.y is None else test.y[:12]
@@ -222,7 +247,14 @@ def report(prepared: Prepared, trainer: Trainer, run_dir: Path) -> dict[str, Any
             12,
             run_dir / "reconstructions.png",
         )
-        samples = prior_predictive(model, 48)[1].mean[0]
+    if conditioning == "labels":
+        plot_class_samples(model, data.image_shape, 12, training.seed, run_dir / "class_samples.png")
+        summary["classification"] = write_classification(
+            prepared.model, prepared.guide, data, "test", evaluation.classify_samples, training.seed, nesting, run_dir
+        )
+    else:
+        with frozen(training.seed):
+            samples = prior_predictive(model, 48)[1].mean[0]
         plot_image_rows(
             [("prior samples (mean of p(x|z), z ~ p(z))", samples)], data.image_shape, 12, run_dir / "prior_samples.png"
         )
@@ -241,6 +273,41 @@ def report(prepared: Prepared, trainer: Trainer, run_dir: Path) -> dict[str, Any
     )
     summary["ppc_flagged"] = sorted(name for name, row in ppc["statistics"].items() if row["flagged"])
     write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def plot_class_samples(model, image_shape: tuple[int, int], per_class: int, seed: int, path: Path) -> None:
+    """A class-by-sample grid of a label-conditioned model: one row of ``per_class`` draws per class."""
+    labels = torch.arange(model.num_classes).repeat_interleave(per_class)
+    with frozen(seed):
+        means = prior_predictive(model, len(labels), labels)[1].mean[0]
+    rows = [(f"y = {c}", means[c * per_class : (c + 1) * per_class]) for c in range(model.num_classes)]
+    plot_image_rows(rows, image_shape, per_class, path, title="mean of p(x | z, y), z ~ p(z), one row per class y")
+
+
+def plot_completions(model, data: Dataset, x: Tensor, y: Tensor, draws: int, seed: int, path: Path) -> None:
+    """A structured-output model's completions of inputs x (N, D): input, truth, and ``draws`` rows of
+    the mean of p(y | x, z), z ~ p(z | x) (one row for a model without latents: its answer is fixed)."""
+    with frozen(seed):
+        means = output_predictive(model, x, draws)[1].mean
+    if not sample_sites(poutine.trace(model).get_trace(x[:1], y=None)).keys() - {observed_field(model)}:
+        means = means[:1]
+    rows = [("input (output region grey)", data.images(x, torch.full_like(y, 0.5))), ("truth", data.images(x, y))]
+    rows += [(f"draw {i + 1}", data.images(x, m)) for i, m in enumerate(means)]
+    plot_image_rows(rows, data.image_shape, len(x), path)
+
+
+def write_classification(
+    model, guide, data: Dataset, split: str, num_samples: int, seed: int, nesting: int, run_dir: Path, limit=None
+) -> dict:
+    """Bayes-rule classification of a split (``ppl_vae.classify``): writes classification.json and .png."""
+    chosen = data.split(split)
+    summary, real, outliers = classify_split(
+        model, guide, chosen.x[:limit], chosen.y[:limit], data.train.y, num_samples, seed, nesting
+    )
+    summary = {"split": split, **summary}
+    write_text(run_dir / "classification.json", json.dumps(summary, indent=2) + "\n")
+    plot_classification(summary["confusion_matrix"], real.fit_score, outliers.fit_score, run_dir / "classification.png")
     return summary
 
 
@@ -269,7 +336,7 @@ def load_trained(run_dir: Path) -> TrainedRun:
         raise CheckpointError(f"checkpoint {run_dir / CHECKPOINT} lacks the entry {error}") from error
     if not state.get("epoch"):
         raise RunError(f"{run_dir} has no trained model yet (no finished epoch)")
-    model, guide = build_pair(experiment, info["x_dim"], info["num_classes"])
+    model, guide = build_pair(experiment, info["x_dim"], info["num_classes"], info.get("y_dim"))
     load_module_state(model, best["model"], "model", run_dir / CHECKPOINT)
     load_module_state(guide, best["guide"], "guide", run_dir / CHECKPOINT)
     return TrainedRun(

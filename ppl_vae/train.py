@@ -110,6 +110,7 @@ class Trainer:
             "data_info": {
                 "x_dim": self.data.x_dim,
                 "num_classes": self.data.num_classes,
+                "y_dim": self.data.y_dim,
                 "image_shape": list(self.data.image_shape),
             },
         }
