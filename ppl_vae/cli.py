@@ -1,4 +1,4 @@
-"""The ``ppl-vae`` command: train, resume, sample, and list what is registered."""
+"""The ``ppl-vae`` command: train, resume, sample, evaluate, check, classify, and list what is registered."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ import json
 import sys
 from pathlib import Path
 
+import torch
+
 from ppl_vae.checkpoint import CheckpointError
 from ppl_vae.config import ConfigError, load_experiment, load_plugins, shipped_experiments
-from ppl_vae.data import DataError, DataNotFoundError
+from ppl_vae.data import DataError, DataNotFoundError, check_labels
 from ppl_vae.pairing import PairingError
 from ppl_vae.registry import DATASETS, GUIDES, MODELS, UnknownNameError
 from ppl_vae.run import RunError, load_trained, resume, train_experiment
@@ -45,29 +47,57 @@ def cmd_train(args: argparse.Namespace) -> None:
     summary = json.loads((run_dir / "summary.json").read_text())
     print(f"data: {summary['data']}")
     iw = summary.pop("test_importance_weighted")
+    classification = summary.pop("classification", None)
     print_table(summary, skip=("data",))
     print(f"test split, importance-weighted with K = {iw['iw_samples']}:")
     print_table(iw, skip=("kl_per_dim",))
+    if classification:
+        print_classification(classification)
     print(f"run directory: {run_dir}")
+
+
+def print_classification(summary: dict) -> None:
+    print(f"Bayes-rule classifier on the {summary['split']} split, K = {summary['iw_samples']} per class:")
+    print_table(summary, skip=("split", "iw_samples", "confusion_matrix", "class_prior"))
+    print("  confusion matrix (rows: true class, columns: predicted):")
+    for row in summary["confusion_matrix"]:
+        print("    " + " ".join(f"{count:4d}" for count in row))
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
     from ppl_vae.evaluate import frozen
     from ppl_vae.plots import plot_image_rows
     from ppl_vae.predictive import prior_predictive
+    from ppl_vae.run import load_run_data, plot_class_samples, plot_completions
 
-    if args.num_samples < 1:
+    if args.num_samples is not None and args.num_samples < 1:
         raise ConfigError(f"--num-samples must be at least 1, got {args.num_samples}")
     run = load_trained(Path(args.run_dir))
-    with frozen(args.seed):
-        means = prior_predictive(run.model, args.num_samples)[1].mean[0]
+    conditioning = getattr(run.model, "conditioning", None)
+    if args.label is not None and conditioning != "labels":
+        raise ConfigError(f"--label needs a label-conditioned model; {run.directory} has none")
     output = Path(args.output) if args.output else run.directory / "samples.png"
-    plot_image_rows(
-        [(f"{args.num_samples} prior samples (mean of p(x|z), z ~ p(z)), seed {args.seed}", means)],
-        run.image_shape,
-        min(12, args.num_samples),
-        output,
-    )
+    if conditioning == "input":
+        data = load_run_data(run)
+        test = data.test
+        count = min(12, len(test))
+        plot_completions(run.model, data, test.x[:count], test.y[:count], args.num_samples or 5, args.seed, output)
+    elif conditioning == "labels" and args.label is None:
+        plot_class_samples(run.model, run.image_shape, args.num_samples or 12, args.seed, output)
+    else:
+        n = args.num_samples or 48
+        labels = None if args.label is None else torch.full((n,), args.label, dtype=torch.int64)
+        if labels is not None:
+            check_labels(labels, run.model.num_classes, what="--label")
+        with frozen(args.seed):
+            means = prior_predictive(run.model, n, labels)[1].mean[0]
+        given = "" if labels is None else f", y = {args.label}"
+        plot_image_rows(
+            [(f"{n} prior samples (mean of p(x|z{given}), z ~ p(z)), seed {args.seed}", means)],
+            run.image_shape,
+            min(12, n),
+            output,
+        )
     print(f"wrote {output}")
 
 
@@ -130,6 +160,8 @@ def cmd_ppc(args: argparse.Namespace) -> None:
         raise ConfigError(f"--num-samples must be at least 1, got {args.num_samples}")
     chosen = {name: STATISTICS.get(name) for name in args.statistic} if args.statistic else STATISTICS.entries()
     run, data, x, y = trained_run_and_split(args)
+    if getattr(run.model, "conditioning", None) == "input":
+        raise RunError(f"{run.directory} predicts outputs y, not images x: posterior predictive checks do not apply")
     print(f"posterior predictive check of {run.directory}: {len(x)} {args.split} examples, S = {args.num_samples}")
     start = time.perf_counter()
     check = posterior_predictive_check(
@@ -143,6 +175,32 @@ def cmd_ppc(args: argparse.Namespace) -> None:
     )
     print("\n".join(format_table(summary["statistics"])))
     print(f"{seconds:.1f} s; wrote ppc.nc, ppc.json and figures to {run.directory}")
+
+
+def cmd_classify(args: argparse.Namespace) -> None:
+    from ppl_vae.run import load_run_data, write_classification
+
+    if args.iw_samples < 1:
+        raise ConfigError(f"--iw-samples must be at least 1, got {args.iw_samples}")
+    if args.limit is not None and args.limit < 1:
+        raise ConfigError(f"--limit must be at least 1, got {args.limit}")
+    run = load_trained(Path(args.run_dir))
+    if getattr(run.model, "conditioning", None) != "labels":
+        raise RunError(f"{run.directory} is not a label-conditioned model: it cannot classify by Bayes' rule")
+    data = load_run_data(run)
+    summary = write_classification(
+        run.model,
+        run.guide,
+        data,
+        args.split,
+        args.iw_samples,
+        args.seed,
+        run.max_plate_nesting,
+        run.directory,
+        args.limit,
+    )
+    print_classification(summary)
+    print(f"wrote classification.json and classification.png to {run.directory}")
 
 
 def print_table(summary: dict, skip: tuple[str, ...] = ()) -> None:
@@ -185,9 +243,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run")
     train.set_defaults(handler=cmd_train)
 
-    sample = commands.add_parser("sample", help="write a grid of prior samples of a trained run")
+    sample = commands.add_parser(
+        "sample",
+        help="write a grid of samples of a trained run (label-conditioned: one row per class, or --label; "
+        "structured-output: completions of test inputs)",
+    )
     sample.add_argument("run_dir")
-    sample.add_argument("--num-samples", type=int, default=48)
+    sample.add_argument("--num-samples", type=int, help="samples (default 48), per class (12) or per test input (5)")
+    sample.add_argument("--label", type=int, help="draw only this class (label-conditioned models)")
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--output", help="PNG path (default RUN_DIR/samples.png)")
     sample.set_defaults(handler=cmd_sample)
@@ -208,6 +271,16 @@ def build_parser() -> argparse.ArgumentParser:
     ppc.add_argument("--limit", type=int, help="check only the first N examples of the split")
     ppc.add_argument("--seed", type=int, default=0)
     ppc.set_defaults(handler=cmd_ppc)
+
+    classify = commands.add_parser(
+        "classify", help="Bayes-rule classifier p(y | x) from a label-conditioned run, with a confusion matrix"
+    )
+    classify.add_argument("run_dir")
+    classify.add_argument("--iw-samples", type=int, default=100, help="K, importance samples per example and class")
+    classify.add_argument("--split", default="test", choices=("train", "valid", "test"))
+    classify.add_argument("--limit", type=int, help="classify only the first N examples of the split")
+    classify.add_argument("--seed", type=int, default=0)
+    classify.set_defaults(handler=cmd_classify)
 
     listing = commands.add_parser("list", help="registered models, guides, datasets and shipped experiments")
     listing.add_argument("experiment", nargs="?", help="also load this experiment's plugins")

@@ -86,7 +86,8 @@ class ImportanceWeightedEstimate:
     - ``ess``: effective sample size of the weights, :math:`(\sum w)^2 / \sum w^2`, between 1 and K.
     - ``khat``: Pareto k-hat of the weights (``arviz.psislw``). Above 0.7 the weights' tail is so
       heavy that the estimate, and its standard error, should not be trusted (Vehtari et al. 2024).
-      NaN when K < 25: too few weights to fit the tail (PSIS uses the largest 20%, at least 5).
+      NaN when K < 25: too few weights to fit the tail (PSIS uses the largest 20%, at least 5), and
+      where all K weights are equal (a model without latents: the estimate is exact).
     - ``elbo``: the mean of the K log-weights: the ELBO estimated from the same samples.
     - ``latent_means``: per latent site, the mean of its K samples, (N, *event shape): a Monte Carlo
       posterior mean, used to count active units.
@@ -193,6 +194,7 @@ def importance_weighted_log_likelihood(
         with warnings.catch_warnings():  # high k-hat is reported by the caller, per data point
             warnings.simplefilter("ignore")
             khat = torch.as_tensor(arviz.psislw(log_w.T.double().numpy(), reff=1.0)[1], dtype=torch.float32)
+        khat[log_w.max(0).values == log_w.min(0).values] = math.nan  # equal weights: exact, no tail to fit
     return ImportanceWeightedEstimate(
         log_likelihood=log_mean_w,
         standard_error=((mean_w2 - mean_w**2).clamp(min=0) / num_samples).sqrt() / mean_w,

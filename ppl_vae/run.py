@@ -104,7 +104,7 @@ def prepare(experiment: Experiment) -> Prepared:
     check_dataset(data, model_support(experiment), observed_field(cls), getattr(cls, "conditioning", None))
     pyro.set_rng_seed(experiment.training.seed)
     model, guide = build_pair(experiment, data.x_dim, data.num_classes, data.y_dim)
-    probe = data.train
+    probe = data.valid  # binarized even when training batches are binarized on the fly
     with frozen(experiment.training.seed):  # the check draws samples: keep them out of training's RNG stream
         pairing = check_pair(
             model,
