@@ -179,6 +179,8 @@ def test_quadrant_masks_and_reassembly():
 
 def test_classifier_figures(conditional_run, capsys):
     summary = json.loads((conditional_run / "classification.json").read_text())
+    assert json.loads((conditional_run / "summary.json").read_text())["classification"] == summary
+    assert (conditional_run / "class_samples.png").is_file() and (conditional_run / "classification.png").is_file()
     confusion = torch.tensor(summary["confusion_matrix"])
     assert confusion.shape == (10, 10) and confusion.sum() == summary["num_examples"] == 360
     assert summary["accuracy"] == pytest.approx(confusion.trace().item() / 360)
