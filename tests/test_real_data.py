@@ -46,3 +46,15 @@ def test_one_epoch_of_the_benchmark_experiment(tmp_path):
     run = train_experiment(experiment, tmp_path / "run")
     summary = (run / "summary.json").read_text()
     assert '"x_dim": 784' in summary
+
+
+def test_mnist_quadrants_and_conditional_experiments_build(tmp_path):
+    from ppl_vae.data import load_quadrants
+    from ppl_vae.run import prepare
+
+    data = load_quadrants("mnist", 1, data_dir=str(SHARED), download=False)
+    assert (data.x_dim, data.y_dim, len(data.train)) == (196, 588, 8000)
+    assert "split 8000/1000/1000 with seed 0" in data.description
+    for name in ("quadrants_mnist", "quadrants_mnist_baseline", "conditional_mnist"):
+        prepared = prepare(load_experiment(name, [f'data.data_dir="{SHARED}"']))
+        assert prepared.data.dynamic_binarization and prepared.pairing.max_plate_nesting == 1
