@@ -42,9 +42,7 @@ def image_grid(images: Tensor, image_shape: tuple[int, int], columns: int, gap: 
     return grid
 
 
-def plot_image_rows(
-    rows: Sequence[tuple[str, Tensor]], image_shape: tuple[int, int], columns: int, path: Path, title: str = ""
-) -> None:
+def plot_image_rows(rows: Sequence[tuple[str, Tensor]], image_shape: tuple[int, int], columns: int, path: Path) -> None:
     """One labelled grid per (label, images) row block; pixel values are shown on [0, 1]."""
     tile_rows = sum(-(-images.shape[0] // columns) for _, images in rows)
     fig, axes = plt.subplots(len(rows), 1, figsize=(columns * 0.7, 0.75 * tile_rows + 0.4 * len(rows)), squeeze=False)
@@ -52,8 +50,6 @@ def plot_image_rows(
         ax.imshow(image_grid(images, image_shape, columns), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
         ax.set_title(label, fontsize=9, loc="left")
         ax.axis("off")
-    if title:
-        fig.suptitle(title, fontsize=10)
     save_figure(fig, path)
 
 

@@ -282,7 +282,8 @@ def plot_class_samples(model, image_shape: tuple[int, int], per_class: int, seed
     with frozen(seed):
         means = prior_predictive(model, len(labels), labels)[1].mean[0]
     rows = [(f"y = {c}", means[c * per_class : (c + 1) * per_class]) for c in range(model.num_classes)]
-    plot_image_rows(rows, image_shape, per_class, path, title="mean of p(x | z, y), z ~ p(z), one row per class y")
+    rows[0] = ("y = 0 (each row: mean of p(x | z, y), z ~ p(z), for its class y)", rows[0][1])
+    plot_image_rows(rows, image_shape, per_class, path)
 
 
 def plot_completions(model, data: Dataset, x: Tensor, y: Tensor, draws: int, seed: int, path: Path) -> None:
