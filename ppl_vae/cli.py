@@ -12,7 +12,7 @@ import torch
 
 from ppl_vae.checkpoint import CheckpointError
 from ppl_vae.config import ConfigError, load_experiment, load_plugins, shipped_experiments
-from ppl_vae.data import DataError, DataNotFoundError, check_labels
+from ppl_vae.data import DataError, DataNotFoundError, check_labels, scored_data
 from ppl_vae.pairing import PairingError
 from ppl_vae.registry import DATASETS, GUIDES, MODELS, UnknownNameError
 from ppl_vae.run import RunError, load_trained, resume, train_experiment
@@ -139,7 +139,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         "run": str(run.directory),
         "split": args.split,
         "data": data.description,
-        **likelihood_summary(estimate, run.x_dim),
+        **likelihood_summary(estimate, scored_data(run.model, x, y).shape[1]),
         "seconds": round(time.perf_counter() - start, 2),
     }
     write_text(run.directory / "evaluation.json", json.dumps(summary, indent=2) + "\n")

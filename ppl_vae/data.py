@@ -156,6 +156,11 @@ def observed_field(model) -> str:
     return getattr(model, "observed", "x")
 
 
+def scored_data(model, x: Tensor, y: Tensor | None) -> Tensor | None:
+    """Of a model's two arguments, the one its likelihood scores: ``x``, or ``y`` for structured outputs."""
+    return x if observed_field(model) == "x" else y
+
+
 def check_dataset(data: Dataset, support: str, observed: str = "x", conditioning: str | None = None) -> None:
     """Check every split of ``data`` for a model that scores ``observed`` with a likelihood of
     ``support`` and reads the other field as ``conditioning`` (None, "labels" or "input")."""

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from ppl_vae.data import check_data, observed_field
+from ppl_vae.data import check_data, observed_field, scored_data
 from ppl_vae.pairing import PROBE_SIZE, check_pair
 from ppl_vae.weights import log_weights, sample_sites, traced_log_weights
 
@@ -157,8 +157,7 @@ def importance_weighted_log_likelihood(
     """
     if not isinstance(num_samples, int) or num_samples < 1:
         raise ValueError(f"the number of importance samples K must be a whole number >= 1, got {num_samples!r}")
-    observed = observed_field(model)
-    scored = x if observed == "x" else y
+    observed, scored = observed_field(model), scored_data(model, x, y)
     check_data(scored, getattr(model, "data_support", "real"), getattr(model, f"{observed}_dim", None), observed)
     n, width = x.shape[0], max(x.shape[-1], scored.shape[-1])
     n_chunk, k_chunk = _chunk_sizes(n, num_samples, width, max_elements)
@@ -207,9 +206,9 @@ def importance_weighted_log_likelihood(
     )
 
 
-def bits_per_dim(nats_per_example: float, x_dim: int) -> float:
-    """-log p in bits per dimension: -nats / (D ln 2) (lower is better)."""
-    return -nats_per_example / (x_dim * math.log(2))
+def bits_per_dim(nats_per_example: float, dim: int) -> float:
+    """-log p in bits per dimension: -nats / (D ln 2), D the width of what is scored (lower is better)."""
+    return -nats_per_example / (dim * math.log(2))
 
 
 def _mean_and_error(values: Tensor) -> tuple[float, float]:
@@ -221,7 +220,7 @@ def _mean_and_error(values: Tensor) -> tuple[float, float]:
 ACTIVE_UNIT_THRESHOLD = 0.01
 
 
-def likelihood_summary(estimate: ImportanceWeightedEstimate, x_dim: int) -> dict:
+def likelihood_summary(estimate: ImportanceWeightedEstimate, dim: int) -> dict:
     """The figures of ``evaluation.json`` (keys in :data:`EVALUATION_KEYS`) from a per-example estimate."""
     elbo, elbo_se = _mean_and_error(estimate.elbo)
     iw, iw_se = _mean_and_error(estimate.log_likelihood)
@@ -235,8 +234,8 @@ def likelihood_summary(estimate: ImportanceWeightedEstimate, x_dim: int) -> dict
         "iw_log_likelihood_nats": iw,
         "iw_standard_error": iw_se,
         "iw_monte_carlo_error": (estimate.standard_error**2).mean().sqrt().item() / math.sqrt(khat.numel()),
-        "iw_bits_per_dim": bits_per_dim(iw, x_dim),
-        "elbo_bits_per_dim": bits_per_dim(elbo, x_dim),
+        "iw_bits_per_dim": bits_per_dim(iw, dim),
+        "elbo_bits_per_dim": bits_per_dim(elbo, dim),
         "gap_nats": iw - elbo,
         "khat_above_0.7_share": (known > KHAT_THRESHOLD).float().mean().item() if known.numel() else None,
         "khat_median": known.median().item() if known.numel() else None,

@@ -37,7 +37,7 @@ from ppl_vae.build import build_data, build_pair, model_class, model_support
 from ppl_vae.checkpoint import CheckpointError, atomic_write_bytes, load_checkpoint, load_module_state
 from ppl_vae.classify import classify_split
 from ppl_vae.config import Experiment, load_experiment
-from ppl_vae.data import Dataset, check_dataset, observed_field
+from ppl_vae.data import Dataset, check_dataset, observed_field, scored_data
 from ppl_vae.evaluate import (
     bits_per_dim,
     frozen,
@@ -69,7 +69,8 @@ SUMMARY_KEYS = {
     "train_seconds": "wall time of training, seconds",
     "valid_bound_nats": "best validation bound (ELBO; IW-K bound for the iwae objective), nats per example",
     "test_elbo_nats": "test ELBO, nats per example (mean over the evaluation.iw_samples draws per example)",
-    "test_elbo_bits_per_dim": "test ELBO in bits per dimension = -nats / (D ln 2) (lower is better)",
+    "test_elbo_bits_per_dim": "test ELBO in bits per dimension = -nats / (D ln 2), D the width of what is "
+    "scored (x, or the output y) (lower is better)",
     "ppc_flagged": "statistics that the end-of-training posterior predictive check flags (see ppc.json); "
     "null for structured-output models, whose outputs are not whole images",
     "classification": "label-conditioned models only: the Bayes-rule classifier on the test split "
@@ -204,6 +205,7 @@ def report(prepared: Prepared, trainer: Trainer, run_dir: Path) -> dict[str, Any
         model, guide, test.x, test.y, evaluation.iw_samples, seed=training.seed, max_plate_nesting=nesting
     )
     test_elbo = estimate.elbo.mean().item()
+    dim = scored_data(model, test.x, test.y).shape[1]
     history = trainer.history
     summary = {
         "experiment": experiment.name,
@@ -219,9 +221,9 @@ def report(prepared: Prepared, trainer: Trainer, run_dir: Path) -> dict[str, Any
         "train_seconds": round(sum(r.seconds for r in history), 2),
         "valid_bound_nats": trainer.best_valid_bound,
         "test_elbo_nats": test_elbo,
-        "test_elbo_bits_per_dim": bits_per_dim(test_elbo, data.x_dim),
+        "test_elbo_bits_per_dim": bits_per_dim(test_elbo, dim),
     }
-    summary["test_importance_weighted"] = likelihood_summary(estimate, data.x_dim)
+    summary["test_importance_weighted"] = likelihood_summary(estimate, dim)
     warning = khat_warning(summary["test_importance_weighted"])
     if warning:
         print(warning)

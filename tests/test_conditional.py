@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -161,6 +162,7 @@ def test_quadrant_runs_write_completions_and_skip_image_checks(quadrant_runs, ca
         assert summary["scores"] == "log p(y | x), output y of input x" and summary["ppc_flagged"] is None
         assert (run_dir / "completions.png").is_file() and not (run_dir / "ppc.nc").exists()
     assert "output y: the other 32 pixels" in summary["data"]
+    assert summary["test_elbo_bits_per_dim"] == pytest.approx(-summary["test_elbo_nats"] / (32 * math.log(2)))
     assert main(["ppc", str(cvae)]) == 1
     assert "posterior predictive checks do not apply" in capsys.readouterr().err
     assert main(["sample", str(cvae), "--num-samples", "2", "--output", str(cvae / "s.png")]) == 0
