@@ -27,21 +27,16 @@ def class_prior(labels: Tensor, num_classes: int) -> Tensor:
 def class_log_likelihoods(
     model, guide, x: Tensor, num_classes: int, num_samples: int = 100, seed: int = 0, max_plate_nesting: int = 1
 ) -> Tensor:
-    """log p̂(x | y = c) for every example and class: (N, num_classes) nats, K = ``num_samples``."""
+    """log p̂(x | y = c) for every example and class: (N, num_classes) nats, K = ``num_samples``.
+
+    One importance-weighted pass over the N * num_classes (example, class) pairs.
+    """
     n = x.shape[0]
-    columns = [
-        importance_weighted_log_likelihood(
-            model,
-            guide,
-            x,
-            torch.full((n,), c, dtype=torch.int64),
-            num_samples,
-            seed=seed,
-            max_plate_nesting=max_plate_nesting,
-        ).log_likelihood
-        for c in range(num_classes)
-    ]
-    return torch.stack(columns, dim=1)
+    labels = torch.arange(num_classes).repeat_interleave(n)
+    estimate = importance_weighted_log_likelihood(
+        model, guide, x.repeat(num_classes, 1), labels, num_samples, seed=seed, max_plate_nesting=max_plate_nesting
+    )
+    return estimate.log_likelihood.reshape(num_classes, n).T
 
 
 @dataclass

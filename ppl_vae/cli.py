@@ -70,8 +70,7 @@ def cmd_sample(args: argparse.Namespace) -> None:
     from ppl_vae.predictive import prior_predictive
     from ppl_vae.run import load_run_data, plot_class_samples, plot_completions
 
-    if args.num_samples is not None and args.num_samples < 1:
-        raise ConfigError(f"--num-samples must be at least 1, got {args.num_samples}")
+    require_positive(args.num_samples, "--num-samples")
     run = load_trained(Path(args.run_dir))
     conditioning = getattr(run.model, "conditioning", None)
     if args.label is not None and conditioning != "labels":
@@ -101,12 +100,17 @@ def cmd_sample(args: argparse.Namespace) -> None:
     print(f"wrote {output}")
 
 
+def require_positive(value: int | None, flag: str) -> None:
+    """A ConfigError unless the option ``flag`` is unset (None) or at least 1."""
+    if value is not None and value < 1:
+        raise ConfigError(f"{flag} must be at least 1, got {value}")
+
+
 def trained_run_and_split(args: argparse.Namespace):
     """(trained run, its dataset, x, y) of ``args.split``, cut to ``args.limit`` examples if given."""
     from ppl_vae.run import load_run_data
 
-    if args.limit is not None and args.limit < 1:
-        raise ConfigError(f"--limit must be at least 1, got {args.limit}")
+    require_positive(args.limit, "--limit")
     run = load_trained(Path(args.run_dir))
     data = load_run_data(run)
     split = data.split(args.split)
@@ -120,8 +124,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from ppl_vae.evaluate import importance_weighted_log_likelihood, khat_warning, likelihood_summary
     from ppl_vae.run import write_text
 
-    if args.iw_samples < 1:
-        raise ConfigError(f"--iw-samples must be at least 1, got {args.iw_samples}")
+    require_positive(args.iw_samples, "--iw-samples")
     run, data, x, y = trained_run_and_split(args)
     print(f"evaluating {run.directory} on {len(x)} {args.split} examples of {data.description}, K = {args.iw_samples}")
     start = time.perf_counter()
@@ -156,8 +159,7 @@ def cmd_ppc(args: argparse.Namespace) -> None:
     from ppl_vae.ppc import format_table, posterior_predictive_check, write_check
     from ppl_vae.registry import STATISTICS
 
-    if args.num_samples < 1:
-        raise ConfigError(f"--num-samples must be at least 1, got {args.num_samples}")
+    require_positive(args.num_samples, "--num-samples")
     chosen = {name: STATISTICS.get(name) for name in args.statistic} if args.statistic else STATISTICS.entries()
     run, data, x, y = trained_run_and_split(args)
     if getattr(run.model, "conditioning", None) == "input":
@@ -178,26 +180,14 @@ def cmd_ppc(args: argparse.Namespace) -> None:
 
 
 def cmd_classify(args: argparse.Namespace) -> None:
-    from ppl_vae.run import load_run_data, write_classification
+    from ppl_vae.run import write_classification
 
-    if args.iw_samples < 1:
-        raise ConfigError(f"--iw-samples must be at least 1, got {args.iw_samples}")
-    if args.limit is not None and args.limit < 1:
-        raise ConfigError(f"--limit must be at least 1, got {args.limit}")
-    run = load_trained(Path(args.run_dir))
+    require_positive(args.iw_samples, "--iw-samples")
+    run, data, x, y = trained_run_and_split(args)
     if getattr(run.model, "conditioning", None) != "labels":
         raise RunError(f"{run.directory} is not a label-conditioned model: it cannot classify by Bayes' rule")
-    data = load_run_data(run)
     summary = write_classification(
-        run.model,
-        run.guide,
-        data,
-        args.split,
-        args.iw_samples,
-        args.seed,
-        run.max_plate_nesting,
-        run.directory,
-        args.limit,
+        run.model, run.guide, x, y, data, args.split, args.iw_samples, args.seed, run.max_plate_nesting, run.directory
     )
     print_classification(summary)
     print(f"wrote classification.json and classification.png to {run.directory}")
@@ -222,6 +212,14 @@ def cmd_list(args: argparse.Namespace) -> None:
         ("experiments", shipped_experiments()),
     ):
         print(f"{title}: {', '.join(names)}")
+
+
+def add_split_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
+    """RUN_DIR, --split, --limit and --seed: what a command that reads a run's data takes."""
+    parser.add_argument("run_dir")
+    parser.add_argument("--split", default="test", choices=("train", "valid", "test"))
+    parser.add_argument("--limit", type=int, help=f"{verb} only the first N examples of the split")
+    parser.add_argument("--seed", type=int, default=0)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -256,30 +254,21 @@ def build_parser() -> argparse.ArgumentParser:
     sample.set_defaults(handler=cmd_sample)
 
     evaluate = commands.add_parser("evaluate", help="importance-weighted log-likelihood of a trained run")
-    evaluate.add_argument("run_dir")
     evaluate.add_argument("--iw-samples", type=int, default=5000, help="K, importance samples per example")
-    evaluate.add_argument("--split", default="test", choices=("train", "valid", "test"))
-    evaluate.add_argument("--limit", type=int, help="evaluate only the first N examples of the split")
-    evaluate.add_argument("--seed", type=int, default=0)
+    add_split_arguments(evaluate, "evaluate")
     evaluate.set_defaults(handler=cmd_evaluate)
 
     ppc = commands.add_parser("ppc", help="posterior predictive checks of a trained run (ArviZ)")
-    ppc.add_argument("run_dir")
-    ppc.add_argument("--split", default="test", choices=("train", "valid", "test"))
     ppc.add_argument("--num-samples", type=int, default=100, help="S, replicated draws per data point")
     ppc.add_argument("--statistic", action="append", default=[], help="a statistic name (repeatable; default all)")
-    ppc.add_argument("--limit", type=int, help="check only the first N examples of the split")
-    ppc.add_argument("--seed", type=int, default=0)
+    add_split_arguments(ppc, "check")
     ppc.set_defaults(handler=cmd_ppc)
 
     classify = commands.add_parser(
         "classify", help="Bayes-rule classifier p(y | x) from a label-conditioned run, with a confusion matrix"
     )
-    classify.add_argument("run_dir")
     classify.add_argument("--iw-samples", type=int, default=100, help="K, importance samples per example and class")
-    classify.add_argument("--split", default="test", choices=("train", "valid", "test"))
-    classify.add_argument("--limit", type=int, help="classify only the first N examples of the split")
-    classify.add_argument("--seed", type=int, default=0)
+    add_split_arguments(classify, "classify")
     classify.set_defaults(handler=cmd_classify)
 
     listing = commands.add_parser("list", help="registered models, guides, datasets and shipped experiments")

@@ -237,8 +237,19 @@ def report(prepared: Prepared, trainer: Trainer, run_dir: Path) -> dict[str, Any
     if conditioning == "input":
         plot_completions(model, data, test.x[:12], test.y[:12], 5, training.seed, run_dir / "completions.png")
         summary["ppc_flagged"] = None
-        write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
-        return summary
+    else:
+        summary.update(_image_figures(prepared, run_dir))
+    write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def _image_figures(prepared: Prepared, run_dir: Path) -> dict[str, Any]:
+    """Figures of a model that generates whole images x: reconstructions, samples (by class for a
+    label-conditioned model, with its classifier) and the predictive check; returns summary entries."""
+    data, model, guide = prepared.data, prepared.model, prepared.guide
+    evaluation, training, test = prepared.experiment.evaluation, prepared.experiment.training, prepared.data.test
+    nesting = prepared.pairing.max_plate_nesting
+    summary: dict[str, Any] = {}
     with frozen(training.seed):
         shown = test.x[:12]
         y = None if test.y is None else test.y[:12]
@@ -249,10 +260,10 @@ def report(prepared: Prepared, trainer: Trainer, run_dir: Path) -> dict[str, Any
             12,
             run_dir / "reconstructions.png",
         )
-    if conditioning == "labels":
+    if getattr(model, "conditioning", None) == "labels":
         plot_class_samples(model, data.image_shape, 12, training.seed, run_dir / "class_samples.png")
         summary["classification"] = write_classification(
-            prepared.model, prepared.guide, data, "test", evaluation.classify_samples, training.seed, nesting, run_dir
+            model, guide, test.x, test.y, data, "test", evaluation.classify_samples, training.seed, nesting, run_dir
         )
     else:
         with frozen(training.seed):
@@ -274,7 +285,6 @@ def report(prepared: Prepared, trainer: Trainer, run_dir: Path) -> dict[str, Any
         check, run_dir, {"split": "test", "num_examples": len(shown), "num_samples": evaluation.ppc_samples}
     )
     summary["ppc_flagged"] = sorted(name for name, row in ppc["statistics"].items() if row["flagged"])
-    write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
     return summary
 
 
@@ -301,13 +311,20 @@ def plot_completions(model, data: Dataset, x: Tensor, y: Tensor, draws: int, see
 
 
 def write_classification(
-    model, guide, data: Dataset, split: str, num_samples: int, seed: int, nesting: int, run_dir: Path, limit=None
+    model,
+    guide,
+    x: Tensor,
+    labels: Tensor,
+    data: Dataset,
+    split: str,
+    num_samples: int,
+    seed: int,
+    nesting: int,
+    run_dir: Path,
 ) -> dict:
-    """Bayes-rule classification of a split (``ppl_vae.classify``): writes classification.json and .png."""
-    chosen = data.split(split)
-    summary, real, outliers = classify_split(
-        model, guide, chosen.x[:limit], chosen.y[:limit], data.train.y, num_samples, seed, nesting
-    )
+    """Bayes-rule classification (``ppl_vae.classify``) of ``x`` (N, D), examples of ``split`` with true
+    ``labels`` (N,), p(y) from ``data``'s training labels; writes classification.json and .png."""
+    summary, real, outliers = classify_split(model, guide, x, labels, data.train.y, num_samples, seed, nesting)
     summary = {"split": split, **summary}
     write_text(run_dir / "classification.json", json.dumps(summary, indent=2) + "\n")
     plot_classification(summary["confusion_matrix"], real.fit_score, outliers.fit_score, run_dir / "classification.png")
