@@ -12,10 +12,10 @@ from ppl_vae.data import DATA_ENV, Dataset, Split, load_binarized_mnist
 SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
-def shared_data_dir() -> Path | None:
-    """``$PPL_VAE_DATA`` or ``../shared/data`` beside the project, if it has binarized_mnist/."""
+def shared_data_dir(dataset: str = "binarized_mnist") -> Path | None:
+    """``$PPL_VAE_DATA`` or ``../shared/data`` beside the project, if it has ``dataset``/."""
     for candidate in (os.environ.get(DATA_ENV), SHARED_DATA):
-        if candidate and (Path(candidate) / "binarized_mnist").is_dir():
+        if candidate and (Path(candidate) / dataset).is_dir():
             return Path(candidate)
     return None
 

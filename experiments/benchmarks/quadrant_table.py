@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -32,16 +31,9 @@ from ppl_vae.predictive import output_predictive
 from ppl_vae.run import load_run_data, load_trained, train_experiment
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import SHARED_DATA  # noqa: E402
+from _common import SHARED_DATA, shared_data_dir  # noqa: E402
 
 PYRO_TUTORIAL = {1: (100.4, 71.8), 2: (61.9, 51.0), 3: (25.4, 24.2)}  # (baseline, CVAE) NLL, nats
-
-
-def mnist_dir() -> Path | None:
-    for candidate in (os.environ.get(DATA_ENV), SHARED_DATA):
-        if candidate and (Path(candidate) / "mnist").is_dir():
-            return Path(candidate)
-    return None
 
 
 def trained(name: str, quadrants: int, out: Path, overrides: list[str]) -> Path:
@@ -61,7 +53,7 @@ def main() -> int:
     args = parser.parse_args()
     overrides = list(args.set)
     if args.source == "mnist":
-        folder = mnist_dir()
+        folder = shared_data_dir("mnist")
         if folder is None:
             print(f"skipped: MNIST not found in ${DATA_ENV} or {SHARED_DATA} (needs mnist/t10k-*-ubyte.gz)")
             return 0
