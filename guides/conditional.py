@@ -6,45 +6,56 @@ CVAE it is the output (the recognition network of Sohn et al. 2015).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from typing import Any
 
+import pyro.distributions as dist
 from torch import Tensor
 
-from ppl_vae.data import one_hot_labels
-from ppl_vae.guides.gaussian import AmortizedNormal
-from ppl_vae.nets import concat_condition
+from ppl_vae.contract import GuideContract
+from ppl_vae.data.checks import one_hot_labels
+from ppl_vae.distributions import diagonal_normal
+from ppl_vae.errors import ConfigError
+from ppl_vae.guides.base import AmortizedGuide
 from ppl_vae.registry import register_guide
 
 
 @register_guide("conditional_encoder")
-class ConditionalGaussianEncoder(AmortizedNormal):
-    """q(z | x, y) from one MLP on [x, c(y)]: c(y) = y (N, y_dim) for outputs, one_hot(y) for labels.
+class ConditionalGaussianEncoder(AmortizedGuide):
+    """q(z | x, y) from an encoder on x with condition c(y): one_hot(y) for labels, y flattened for outputs.
 
-    ``y_dim`` and ``num_classes`` come from the data: a dataset with structured outputs
-    sets ``y_dim``, a labelled one ``num_classes``.
+    ``y_shape`` and ``num_classes`` come from the data: a dataset with structured outputs sets
+    ``y_shape``, a labelled one ``num_classes``.
     """
+
+    contract = GuideContract(density=True)
 
     def __init__(
         self,
-        x_dim: int,
+        x_shape: tuple[int, ...],
         latent_dim: int = 10,
         num_classes: int | None = None,
-        y_dim: int | None = None,
-        hidden: Sequence[int] = (200,),
-        activation: str = "relu",
+        y_shape: tuple[int, ...] | None = None,
+        encoder: Any = "mlp",
         min_scale: float = 1e-4,
     ):
-        if y_dim is None and num_classes is None:
-            raise ValueError("a conditional encoder needs labels (num_classes) or outputs (y_dim): the data has none")
-        super().__init__(x_dim + (y_dim or num_classes), latent_dim, hidden, activation, min_scale)
-        self.x_dim, self.y_dim, self.num_classes = x_dim, y_dim, num_classes
+        if y_shape is None and num_classes is None:
+            raise ConfigError(
+                "a conditional encoder needs labels (num_classes) or outputs (y_shape): the data has none"
+            )
+        condition_dim = math.prod(y_shape) if y_shape is not None else num_classes
+        super().__init__(x_shape, latent_dim, encoder, 2, condition_dim)
+        self.y_shape, self.num_classes = None if y_shape is None else tuple(y_shape), num_classes
+        self.min_scale = min_scale
 
-    def inputs(self, x: Tensor, y: Tensor | None) -> Tensor:
-        if self.y_dim is None:
-            condition = one_hot_labels(y, self.num_classes, x.shape[-2], "labels y given to the conditional encoder")
-        elif y is None or y.shape[-1] != self.y_dim:
+    def condition(self, y: Tensor | None, x: Tensor) -> Tensor:
+        n = x.shape[0]
+        if self.y_shape is None:
+            return one_hot_labels(y, self.num_classes, n, "labels y given to the conditional encoder", x.dtype)
+        if y is None or tuple(y.shape[1:]) != self.y_shape or y.shape[0] != n:
             shape = None if y is None else tuple(y.shape)
-            raise ValueError(f"the conditional encoder needs outputs y of shape (N, {self.y_dim}), got {shape}")
-        else:
-            condition = y
-        return concat_condition(x, condition)
+            raise ValueError(f"the conditional encoder needs outputs y of shape (N, *{self.y_shape}), got {shape}")
+        return y.reshape(n, -1)
+
+    def posterior(self, x: Tensor, y: Tensor | None = None) -> dist.Distribution:
+        return diagonal_normal(self.encode(x, y), self.min_scale)

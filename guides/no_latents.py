@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from pyro.nn import PyroModule
-from torch import Tensor
+from torch import Tensor, nn
 
+from ppl_vae.contract import GuideContract
 from ppl_vae.registry import register_guide
 
 
 @register_guide("none")
-class NoLatents(PyroModule):
+class NoLatents(nn.Module):
     """Samples nothing: with it, the ELBO of a model without latents is its exact log-likelihood."""
+
+    contract = GuideContract(density=True)
 
     def forward(self, x: Tensor | None = None, y: Tensor | None = None, num_samples: int | None = None) -> None:
         return None

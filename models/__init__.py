@@ -1,20 +1,22 @@
 """Generative models as Pyro model functions: one module per likelihood, one per family."""
 
-from ppl_vae.models.base import Decoder, LatentVariableModel
+from ppl_vae.models.base import LatentVariableModel
 from ppl_vae.models.bernoulli import BernoulliLikelihood, BernoulliVAE
 from ppl_vae.models.conditional import BaselinePredictor, LabelConditionedVAE, StructuredOutputCVAE
 from ppl_vae.models.gaussian import GaussianLikelihood, GaussianVAE
+from ppl_vae.models.likelihood import Dequantized, Likelihood
 from ppl_vae.models.linear_gaussian import LinearGaussianModel
 
 __all__ = [
     "BaselinePredictor",
     "BernoulliLikelihood",
     "BernoulliVAE",
-    "Decoder",
+    "Dequantized",
     "GaussianLikelihood",
     "GaussianVAE",
     "LabelConditionedVAE",
     "LatentVariableModel",
+    "Likelihood",
     "LinearGaussianModel",
     "StructuredOutputCVAE",
 ]

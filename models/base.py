@@ -1,28 +1,25 @@
-"""Scaffolding shared by every model: the prior, the data plate, the MLP decoder.
+"""What every latent-variable model shares: the prior, the data plate, sizes checked.
 
-A model is p(z) p(x | z) with z ~ Normal(0, I_latent_dim). What differs between
-models is the likelihood, a module (``models/bernoulli.py``, ``models/gaussian.py``)
-that turns decoder output into a distribution over x; conditional variants
-(``models/conditional.py``) also feed what they condition on to the decoder.
-
-Models say what they are with two class attributes that the engine reads:
-``observed``, the argument and sample site their likelihood scores (``"x"``, or
-``"y"`` for a structured-output model), and ``conditioning``, what the other argument
-is (``None``: ignored; ``"labels"``: class labels y; ``"input"``: an input x).
+A model is a ``torch.nn.Module`` whose ``forward(x=None, y=None, num_samples=None)`` is a Pyro
+model function: inside ``pyro.plate("data", N)`` it samples the latent ``"z"`` from the prior
+and ``"x"`` from the likelihood, observed when ``x`` is given. Its networks and parameters are
+ordinary ``nn.Parameter`` s of the module (saved with ``state_dict``, moved with ``.to``), so
+two models in one process never share weights through Pyro's global parameter store.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import Any, ClassVar
 
 import pyro
 import pyro.distributions as dist
 import torch
-from pyro.nn import PyroModule
-from torch import Tensor
+from torch import Tensor, nn
 
-from ppl_vae.nets import concat_condition, mlp
-from ppl_vae.registry import LIKELIHOODS
+from ppl_vae.contract import ModelContract
+from ppl_vae.errors import ConfigError
+from ppl_vae.models.likelihood import Likelihood
+from ppl_vae.networks import build_network
 
 
 def plate_size(x: Tensor | None, num_samples: int | None) -> int:
@@ -34,81 +31,56 @@ def plate_size(x: Tensor | None, num_samples: int | None) -> int:
     return num_samples
 
 
-def make_likelihood(name: str, data_dim: int, options: dict | None = None) -> PyroModule:
-    """The likelihood module registered as ``name`` (``"bernoulli"``, ``"gaussian"``), with its options."""
-    constructor = LIKELIHOODS.get(name)
-    try:
-        return constructor(data_dim, **(options or {}))
-    except TypeError as error:
-        raise ValueError(f"bad option for the {name} likelihood: {error}") from error
+def check_latent_dim(latent_dim: Any) -> int:
+    if not isinstance(latent_dim, int) or isinstance(latent_dim, bool) or latent_dim < 1:
+        raise ConfigError(f"latent_dim must be a positive whole number, got {latent_dim!r}")
+    return latent_dim
 
 
-class Decoder(PyroModule):
-    """p(data | z, c): an MLP on [z, c] whose output the ``likelihood`` module turns into a distribution.
+class LatentVariableModel(nn.Module):
+    """p(z) p(x | z, c): z ~ Normal(0, I) of ``latent_dim``; x of ``x_shape`` from ``likelihood`` applied to
+    ``decoder([z, c])``, c a per-example condition of ``condition_dim`` (see :meth:`condition`)."""
 
-    z: (..., N, latent_dim); c: (N, condition_dim) or None; the distribution has batch
-    shape (..., N) and event shape (data_dim,).
-    """
+    contract: ClassVar[ModelContract]
+
+    @classmethod
+    def declare(cls, options: dict[str, Any]) -> ModelContract:
+        """This model's contract, built with constructor ``options`` (fixed for most models)."""
+        return cls.contract
 
     def __init__(
         self,
-        likelihood: PyroModule,
-        data_dim: int,
+        x_shape: tuple[int, ...],
+        likelihood: Likelihood,
         latent_dim: int,
-        hidden: Sequence[int],
-        activation: str,
+        decoder: Any,
         condition_dim: int = 0,
     ):
         super().__init__()
+        self.x_shape = tuple(x_shape)
+        self.latent_dim = check_latent_dim(latent_dim)
         self.likelihood = likelihood
-        self.net = mlp(latent_dim + condition_dim, list(hidden), likelihood.outputs_per_dim * data_dim, activation)
-
-    def forward(self, z: Tensor, condition: Tensor | None = None) -> dist.Distribution:
-        return self.likelihood(self.net(concat_condition(z, condition)))
-
-
-class LatentVariableModel(PyroModule):
-    """p(z) p(x | z, c): z ~ Normal(0, I) of ``latent_dim``, x of ``x_dim`` from ``likelihood``.
-
-    ``condition_dim`` > 0 feeds a per-example condition c (N, condition_dim) to the decoder
-    (see :meth:`condition`); unconditional models have none and ignore ``y``.
-    """
-
-    observed = "x"
-    conditioning: str | None = None
-
-    def __init__(
-        self,
-        x_dim: int,
-        likelihood: PyroModule,
-        latent_dim: int = 10,
-        hidden: Sequence[int] = (200,),
-        activation: str = "relu",
-        condition_dim: int = 0,
-    ):
-        super().__init__()
-        self.x_dim = x_dim
-        self.latent_dim = latent_dim
-        self.data_support = likelihood.support
-        self.decoder = Decoder(likelihood, x_dim, latent_dim, hidden, activation, condition_dim)
-        self.register_buffer("_zero", torch.zeros(()), persistent=False)
+        self.decoder = build_network(decoder, (latent_dim + condition_dim,), likelihood.param_shape, 0, "model.decoder")
+        self.register_buffer("anchor", torch.zeros(()), persistent=False)  # device and dtype of the model
 
     def prior(self, n: int) -> dist.Distribution:
         """p(z): Normal(0, I), batch shape (n,), event shape (latent_dim,)."""
-        return dist.Normal(self._zero, 1.0).expand([n, self.latent_dim]).to_event(1)
+        return dist.Normal(self.anchor, 1.0).expand([n, self.latent_dim]).to_event(1)
 
     def condition(self, y: Tensor | None, n: int) -> Tensor | None:
         """What the decoder is given besides z, (n, condition_dim); None for unconditional models."""
         return None
 
     def decode(self, z: Tensor, condition: Tensor | None = None) -> dist.Distribution:
-        """p(x | z, c) for latents z of shape (..., N, latent_dim)."""
-        return self.decoder(z, condition)
+        """p(x | z, c) for latents z of shape (..., N, latent_dim): batch shape (..., N), event shape x_shape."""
+        if condition is not None:
+            z = torch.cat([z, condition.expand(*z.shape[:-1], condition.shape[-1])], dim=-1)
+        return self.likelihood(self.decoder(z))
 
     def forward(self, x: Tensor | None = None, y: Tensor | None = None, num_samples: int | None = None) -> Tensor:
         """Samples ``z`` and ``x`` (observed when ``x`` is given) inside the ``data`` plate."""
         n = plate_size(x, num_samples)
         condition = self.condition(y, n)
-        with pyro.plate("data", n):
+        with pyro.plate("data", n, device=self.anchor.device):
             z = pyro.sample("z", self.prior(n))
             return pyro.sample("x", self.decode(z, condition), obs=x)

@@ -1,37 +1,38 @@
-"""Bernoulli likelihood: p(x | z) = prod_d Bernoulli(x_d; logits_d = decoder(z)_d)."""
+"""Bernoulli likelihood: p(x | z) = prod_d Bernoulli(x_d; logits_d = decoder(z)_d), x in {0, 1}^D."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import Any
 
 import pyro.distributions as dist
-from pyro.nn import PyroModule
 from torch import Tensor
+from torch.distributions import constraints
 
+from ppl_vae.contract import ModelContract
 from ppl_vae.models.base import LatentVariableModel
+from ppl_vae.models.likelihood import Likelihood
 from ppl_vae.registry import register_likelihood, register_model
 
 
 @register_likelihood("bernoulli")
-class BernoulliLikelihood(PyroModule):
-    """x ~ Bernoulli(logits = decoded), x in {0, 1}^D; decoded is (..., D) logits."""
+class BernoulliLikelihood(Likelihood):
+    """x ~ Bernoulli(logits = decoded), x in {0, 1}; one logit per value."""
 
-    support = "binary"
-    outputs_per_dim = 1
+    support = constraints.boolean
 
-    def __init__(self, data_dim: int):
-        super().__init__()
-        self.data_dim = data_dim
-
-    def forward(self, decoded: Tensor) -> dist.Distribution:
-        return dist.Bernoulli(logits=decoded).to_event(1)
+    def distribution(self, decoded: Tensor) -> dist.Distribution:
+        return dist.Bernoulli(logits=decoded).to_event(len(self.event_shape))
 
 
 @register_model("bernoulli_vae")
 class BernoulliVAE(LatentVariableModel):
-    """p(z) p(x|z) with z ~ Normal(0, I) and x ~ Bernoulli(logits = decoder(z)); x in {0, 1}^D."""
+    """p(z) p(x | z): z ~ Normal(0, I), x ~ Bernoulli(logits = decoder(z)); x binary, of shape ``x_shape``.
 
-    data_support = BernoulliLikelihood.support
+    ``decoder``: a network name or table (``"mlp"``, ``{"name": "conv", "channels": [64, 32]}``)
+    or an ``nn.Module`` mapping (..., latent_dim) to (..., *x_shape).
+    """
 
-    def __init__(self, x_dim: int, latent_dim: int = 10, hidden: Sequence[int] = (200,), activation: str = "relu"):
-        super().__init__(x_dim, BernoulliLikelihood(x_dim), latent_dim, hidden, activation)
+    contract = ModelContract(support=constraints.boolean)
+
+    def __init__(self, x_shape: tuple[int, ...], latent_dim: int = 10, decoder: Any = "mlp"):
+        super().__init__(x_shape, BernoulliLikelihood(x_shape), latent_dim, decoder)

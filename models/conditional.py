@@ -1,8 +1,9 @@
 """Conditional generative models: the class-conditioned VAE and the structured-output CVAE.
 
-Both reuse the likelihood modules of ``models/bernoulli.py`` and ``models/gaussian.py``
+All three reuse the likelihood modules of ``models/bernoulli.py`` and ``models/gaussian.py``
 by registered name (``likelihood = "bernoulli"`` or ``"gaussian"``, with
-``likelihood_options`` such as ``{scale = "decoder"}``).
+``likelihood_options`` such as ``{scale = "decoder"}``); their contract takes its support
+from the chosen likelihood.
 
 - :class:`LabelConditionedVAE` ``conditional_vae``: p(z) p(x | z, y) for class labels y.
   Labels are an input of the model, not a random variable of it: its figures are
@@ -16,17 +17,34 @@ by registered name (``likelihood = "bernoulli"`` or ``"gaussian"``, with
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from typing import Any
 
 import pyro
 import pyro.distributions as dist
-from pyro.nn import PyroModule
-from torch import Tensor
+import torch
+from torch import Tensor, nn
 
-from ppl_vae.data import one_hot_labels
-from ppl_vae.models.base import Decoder, LatentVariableModel, make_likelihood
-from ppl_vae.nets import diagonal_normal, mlp
-from ppl_vae.registry import register_model
+from ppl_vae.construct import construct
+from ppl_vae.contract import Conditioning, ModelContract
+from ppl_vae.data.checks import one_hot_labels
+from ppl_vae.distributions import diagonal_normal
+from ppl_vae.errors import ConfigError
+from ppl_vae.models.base import LatentVariableModel, check_latent_dim
+from ppl_vae.models.likelihood import Likelihood
+from ppl_vae.networks import build_network
+from ppl_vae.registry import LIKELIHOODS, register_model
+
+
+def make_likelihood(name: str, event_shape: tuple[int, ...], levels: int | None, options: dict | None) -> Likelihood:
+    """The likelihood module registered as ``name`` for ``event_shape``, with its ``options``."""
+    context = {"event_shape": tuple(event_shape), "levels": levels}
+    return construct(LIKELIHOODS, {"name": name, **(options or {})}, context, "model.likelihood_options")
+
+
+def likelihood_contract(options: dict[str, Any], **declared: Any) -> ModelContract:
+    """A contract whose support is that of the likelihood named in ``options`` (default Bernoulli)."""
+    return ModelContract(support=LIKELIHOODS.get(options.get("likelihood", "bernoulli")).support, **declared)
 
 
 @register_model("conditional_vae")
@@ -37,104 +55,117 @@ class LabelConditionedVAE(LatentVariableModel):
     ``model(y=labels, num_samples=len(labels))`` draws one x per label).
     """
 
-    conditioning = "labels"
+    @classmethod
+    def declare(cls, options: dict[str, Any]) -> ModelContract:
+        return likelihood_contract(options, conditioning=Conditioning.LABELS)
 
     def __init__(
         self,
-        x_dim: int,
+        x_shape: tuple[int, ...],
         num_classes: int,
         likelihood: str = "bernoulli",
         likelihood_options: dict | None = None,
         latent_dim: int = 10,
-        hidden: Sequence[int] = (200,),
-        activation: str = "relu",
+        decoder: Any = "mlp",
+        levels: int | None = None,
     ):
         if not isinstance(num_classes, int) or num_classes < 2:
-            raise ValueError(f"num_classes must be a whole number >= 2, got {num_classes!r}")
-        likelihood_module = make_likelihood(likelihood, x_dim, likelihood_options)
-        super().__init__(x_dim, likelihood_module, latent_dim, hidden, activation, condition_dim=num_classes)
+            raise ConfigError(f"num_classes must be a whole number >= 2, got {num_classes!r}")
+        likelihood_module = make_likelihood(likelihood, x_shape, levels, likelihood_options)
+        super().__init__(x_shape, likelihood_module, latent_dim, decoder, condition_dim=num_classes)
         self.num_classes = num_classes
+        self.contract = self.declare({"likelihood": likelihood})
 
     def condition(self, y: Tensor | None, n: int) -> Tensor:
-        return one_hot_labels(y, self.num_classes, n, "labels y of the conditional model")
+        return one_hot_labels(y, self.num_classes, n, "labels y of the conditional model", self.anchor.dtype)
 
 
-def check_input(x: Tensor | None, x_dim: int) -> Tensor:
-    """The input x of a structured-output model, (N, x_dim); a ValueError says what is wrong."""
+def check_input(x: Tensor | None, x_shape: tuple[int, ...]) -> Tensor:
+    """The input x of a structured-output model, (N, *x_shape); a ValueError says what is wrong."""
     if x is None:
-        raise ValueError(f"a structured-output model needs its input x, shape (N, {x_dim})")
-    if x.dim() != 2 or x.shape[1] != x_dim:
-        raise ValueError(f"the input x must have shape (N, {x_dim}), got {tuple(x.shape)}")
+        raise ValueError(f"a structured-output model needs its input x, shape (N, {', '.join(map(str, x_shape))})")
+    if tuple(x.shape[1:]) != tuple(x_shape):
+        raise ValueError(f"the input x must have examples of shape {tuple(x_shape)}, got {tuple(x.shape[1:])}")
     return x
 
 
 @register_model("structured_cvae")
-class StructuredOutputCVAE(PyroModule):
+class StructuredOutputCVAE(nn.Module):
     """p(z | x) p(y | x, z): prior network Normal(mu(x), diag sigma(x)^2) of ``latent_dim``,
-    generation network decoder([z, x]) into the likelihood over y (N, y_dim).
+    generation network ``decoder([z, x])`` into the likelihood over y (N, *y_shape).
 
-    Observed site ``y`` (the output); ``x`` (N, x_dim) is the input and is required.
+    Observed site ``y`` (the output); ``x`` (N, *x_shape) is the input and is required.
     """
 
-    observed = "y"
-    conditioning = "input"
+    @classmethod
+    def declare(cls, options: dict[str, Any]) -> ModelContract:
+        return likelihood_contract(options, observed="y", conditioning=Conditioning.INPUT)
 
     def __init__(
         self,
-        x_dim: int,
-        y_dim: int,
+        x_shape: tuple[int, ...],
+        y_shape: tuple[int, ...],
         likelihood: str = "bernoulli",
         likelihood_options: dict | None = None,
         latent_dim: int = 200,
-        hidden: Sequence[int] = (500, 500),
-        activation: str = "relu",
+        prior_net: Any = "mlp",
+        decoder: Any = "mlp",
+        levels: int | None = None,
         min_scale: float = 1e-3,
     ):
         super().__init__()
-        self.x_dim, self.y_dim, self.latent_dim, self.min_scale = x_dim, y_dim, latent_dim, min_scale
-        likelihood_module = make_likelihood(likelihood, y_dim, likelihood_options)
-        self.data_support = likelihood_module.support
-        self.prior_net = mlp(x_dim, list(hidden), 2 * latent_dim, activation)
-        self.decoder = Decoder(likelihood_module, y_dim, latent_dim, hidden, activation, condition_dim=x_dim)
+        self.contract = self.declare({"likelihood": likelihood})
+        self.x_shape, self.y_shape = tuple(x_shape), tuple(y_shape)
+        self.latent_dim, self.min_scale = check_latent_dim(latent_dim), min_scale
+        self.likelihood = make_likelihood(likelihood, y_shape, levels, likelihood_options)
+        self.prior_net = build_network(prior_net, x_shape, (2 * latent_dim,), 0, "model.prior_net")
+        x_dim = math.prod(x_shape)
+        self.decoder = build_network(decoder, (latent_dim + x_dim,), self.likelihood.param_shape, 0, "model.decoder")
 
     def prior(self, x: Tensor) -> dist.Distribution:
         """p(z | x): batch shape (N,), event shape (latent_dim,)."""
         return diagonal_normal(self.prior_net(x), self.min_scale)
 
+    def decode(self, z: Tensor, x: Tensor) -> dist.Distribution:
+        """p(y | x, z) for z of shape (..., N, latent_dim)."""
+        flat = x.reshape(x.shape[0], -1)
+        return self.likelihood(self.decoder(torch.cat([z, flat.expand(*z.shape[:-1], flat.shape[-1])], dim=-1)))
+
     def forward(self, x: Tensor | None = None, y: Tensor | None = None, num_samples: int | None = None) -> Tensor:
         """Samples ``z`` and ``y`` (observed when ``y`` is given) for every input row of ``x``."""
-        x = check_input(x, self.x_dim)
-        with pyro.plate("data", x.shape[0]):
+        x = check_input(x, self.x_shape)
+        with pyro.plate("data", x.shape[0], device=x.device):
             z = pyro.sample("z", self.prior(x))
-            return pyro.sample("y", self.decoder(z, x), obs=y)
+            return pyro.sample("y", self.decode(z, x), obs=y)
 
 
 @register_model("baseline_predictor")
-class BaselinePredictor(PyroModule):
-    """p(y | x) = likelihood(net(x)): the deterministic baseline, no latent variable (guide ``none``).
+class BaselinePredictor(nn.Module):
+    """p(y | x) = likelihood(network(x)): the deterministic baseline, no latent variable (guide ``none``).
 
     Its log-likelihood is exact: the ELBO with an empty guide is log p(y | x) itself.
     """
 
-    observed = "y"
-    conditioning = "input"
+    @classmethod
+    def declare(cls, options: dict[str, Any]) -> ModelContract:
+        return likelihood_contract(options, observed="y", conditioning=Conditioning.INPUT, latent=False)
 
     def __init__(
         self,
-        x_dim: int,
-        y_dim: int,
+        x_shape: tuple[int, ...],
+        y_shape: tuple[int, ...],
         likelihood: str = "bernoulli",
         likelihood_options: dict | None = None,
-        hidden: Sequence[int] = (500, 500),
-        activation: str = "relu",
+        network: Any = "mlp",
+        levels: int | None = None,
     ):
         super().__init__()
-        self.x_dim, self.y_dim = x_dim, y_dim
-        self.likelihood = make_likelihood(likelihood, y_dim, likelihood_options)
-        self.data_support = self.likelihood.support
-        self.net = mlp(x_dim, list(hidden), self.likelihood.outputs_per_dim * y_dim, activation)
+        self.contract = self.declare({"likelihood": likelihood})
+        self.x_shape, self.y_shape = tuple(x_shape), tuple(y_shape)
+        self.likelihood = make_likelihood(likelihood, y_shape, levels, likelihood_options)
+        self.network = build_network(network, x_shape, self.likelihood.param_shape, 0, "model.network")
 
     def forward(self, x: Tensor | None = None, y: Tensor | None = None, num_samples: int | None = None) -> Tensor:
-        x = check_input(x, self.x_dim)
-        with pyro.plate("data", x.shape[0]):
-            return pyro.sample("y", self.likelihood(self.net(x)), obs=y)
+        x = check_input(x, self.x_shape)
+        with pyro.plate("data", x.shape[0], device=x.device):
+            return pyro.sample("y", self.likelihood(self.network(x)), obs=y)

@@ -3,65 +3,78 @@
 p(z) = Normal(0, I_d), p(x | z) = Normal(W z + b, sigma^2 I_D), so that
 p(x) = Normal(b, W W^T + sigma^2 I_D) in closed form (Tipping & Bishop 1999).
 Trained by VI it recovers PPCA; paired with any guide, :meth:`exact_log_likelihood`
-says how far an importance-weighted estimate is from the truth.
+says how far an importance-weighted estimate is from the truth. It is a model of
+continuous data: on discrete data the engine makes it dequantize, and its closed form no longer applies.
 """
 
 from __future__ import annotations
 
+import math
+
 import pyro.distributions as dist
 import torch
-from pyro.nn import PyroModule, PyroParam
 from torch import Tensor, nn
 from torch.distributions import constraints
+from torch.nn import functional as F
 
+from ppl_vae.contract import ModelContract
 from ppl_vae.models.base import LatentVariableModel
+from ppl_vae.models.likelihood import Likelihood
 from ppl_vae.registry import register_model
 
 
-class IsotropicGaussianLikelihood(PyroModule):
-    """x ~ Normal(decoded, sigma^2 I) with one learned sigma > 0."""
+class IsotropicGaussianLikelihood(Likelihood):
+    """x ~ Normal(decoded, sigma^2 I) with one learned sigma = softplus(raw) > 0."""
 
-    support = "real"
-    outputs_per_dim = 1
+    support = constraints.real
 
-    def __init__(self, noise_scale: float):
-        super().__init__()
-        self.noise_scale = PyroParam(torch.tensor(float(noise_scale)), constraint=constraints.positive)
+    def __init__(self, event_shape: tuple[int, ...], noise_scale: float, levels: int | None = None):
+        super().__init__(event_shape, levels)
+        self.raw_noise = nn.Parameter(torch.tensor(math.log(math.expm1(noise_scale))))
 
-    def forward(self, decoded: Tensor) -> dist.Distribution:
-        return dist.Normal(decoded, self.noise_scale).to_event(1)
+    @property
+    def noise_scale(self) -> Tensor:
+        return F.softplus(self.raw_noise)
+
+    def distribution(self, decoded: Tensor) -> dist.Distribution:
+        return dist.Normal(decoded, self.noise_scale).to_event(len(self.event_shape))
 
 
 @register_model("linear_gaussian")
 class LinearGaussianModel(LatentVariableModel):
-    """p(z) p(x|z) with z ~ Normal(0, I) and x ~ Normal(W z + b, sigma^2 I); sigma is learned."""
+    """p(z) p(x|z) with z ~ Normal(0, I) and x ~ Normal(W z + b, sigma^2 I); sigma is learned; x of any shape,
+    flattened to D values (W is D x latent_dim)."""
 
-    data_support = "real"
+    contract = ModelContract(support=constraints.real)
 
-    def __init__(self, x_dim: int, latent_dim: int = 2, noise_scale: float = 0.5):
-        super().__init__(x_dim, IsotropicGaussianLikelihood(noise_scale), latent_dim, hidden=(), activation="relu")
+    def __init__(
+        self, x_shape: tuple[int, ...], latent_dim: int = 2, noise_scale: float = 0.5, levels: int | None = None
+    ):
+        likelihood = IsotropicGaussianLikelihood(x_shape, noise_scale, levels)
+        super().__init__(x_shape, likelihood, latent_dim, {"name": "mlp", "hidden": []})
 
     @property
     def linear(self) -> nn.Linear:
-        return self.decoder.net[0]
+        return self.decoder.layers[0]
 
     @property
     def noise_scale(self) -> Tensor:
-        return self.decoder.likelihood.noise_scale
+        return self.likelihood.noise_scale
 
     def marginal(self) -> dist.MultivariateNormal:
-        """p(x) = Normal(b, W W^T + sigma^2 I), event shape (x_dim,)."""
+        """p(x) = Normal(b, W W^T + sigma^2 I), event shape (D,)."""
         weight, bias = self.linear.weight, self.linear.bias
-        covariance = weight @ weight.T + self.noise_scale**2 * torch.eye(self.x_dim)
+        eye = torch.eye(weight.shape[0], dtype=weight.dtype, device=weight.device)
+        covariance = weight @ weight.T + self.noise_scale**2 * eye
         return dist.MultivariateNormal(bias, covariance_matrix=covariance)
 
     def exact_log_likelihood(self, x: Tensor) -> Tensor:
-        """log p(x) for x (N, x_dim): (N,) nats, exact."""
-        return self.marginal().log_prob(x)
+        """log p(x) for x (N, D): (N,) nats, exact (a density: x is continuous)."""
+        return self.marginal().log_prob(x.reshape(x.shape[0], -1))
 
     def exact_posterior(self, x: Tensor) -> dist.MultivariateNormal:
         """p(z | x) = Normal(M^-1 W^T (x - b), sigma^2 M^-1) with M = W^T W + sigma^2 I."""
         weight, bias, var = self.linear.weight, self.linear.bias, self.noise_scale**2
-        m = weight.T @ weight + var * torch.eye(self.latent_dim)
-        loc = torch.linalg.solve(m, weight.T @ (x - bias).T).T
+        m = weight.T @ weight + var * torch.eye(self.latent_dim, dtype=weight.dtype, device=weight.device)
+        loc = torch.linalg.solve(m, weight.T @ (x.reshape(x.shape[0], -1) - bias).T).T
         return dist.MultivariateNormal(loc, covariance_matrix=var * torch.linalg.inv(m))

@@ -1,79 +1,175 @@
-"""Build a dataset, a model and a guide from an experiment's sections, by registered name."""
+"""From an experiment to checked data and a checked pair, in one straight line. Writes nothing.
+
+1. load the plugins; read what the model and the guide declare (``ppl_vae.contract``);
+2. load the raw data with its factory; check its fields and values *before* any transform;
+3. convert to floating point, binarize for a Bernoulli likelihood (``data.binarize``), choose the
+   levels a continuous likelihood dequantizes with (``data.dequantize``); check the result
+   against the model's contract;
+4. build model and guide (sizes from the data), move them and the data to the device and dtype;
+5. run the pairing check on a few validation examples.
+
+Every refusal is one sentence. What a run must remember to rebuild exactly this is in
+:attr:`Prepared.record` (the data's fingerprint and pinned options, the shapes, the device).
+"""
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable
+import copy
+from dataclasses import dataclass, field
 from typing import Any
 
-from ppl_vae.config import ConfigError, Experiment, load_plugins, unknown_key_error
-from ppl_vae.data import Dataset, binarize, observed_field
-from ppl_vae.registry import DATASETS, GUIDES, LIKELIHOODS, MODELS, Registry
+import torch
+from torch import nn
 
-ENGINE_DATA_KEYS = ("name", "binarize")
+from ppl_vae.config import DATA_ENGINE_KEYS, Experiment, load_plugins
+from ppl_vae.construct import construct
+from ppl_vae.contract import ModelContract, guide_contract, model_contract
+from ppl_vae.data.checks import check_fields, check_fit, check_values
+from ppl_vae.data.containers import Dataset
+from ppl_vae.data.provenance import check_same_data, data_record
+from ppl_vae.data.transforms import binarize, dequantization_levels, to_floating
+from ppl_vae.device import DTYPES, fits_on, resolve_device
+from ppl_vae.errors import ConfigError
+from ppl_vae.pair import Pair
+from ppl_vae.pairing import PROBE_SIZE
+from ppl_vae.registry import DATASETS, GUIDES, MODELS
 
 
-def construct(registry: Registry, section: dict[str, Any], context: dict[str, Any]) -> Any:
-    """Call the constructor registered under ``section["name"]`` with the section's other keys.
+@dataclass
+class Prepared:
+    """Everything a run needs, built and checked before anything is written.
 
-    ``context`` supplies arguments the data determines (``x_dim``, ``latent_dim``,
-    ``num_classes``) to constructors that take them and where the section does not set
-    them. A key the constructor does not take is an error naming the key and section.
+    ``experiment``: as given, with the data factory's resolved options pinned in ``[data]``;
+    ``data``: floating point, transformed, on the device (or pinned on the CPU when too large);
+    ``record``: what ``run.json`` keeps (see :func:`run_record`); ``notes``: sentences to show the user.
     """
-    name = section["name"]
-    constructor: Callable[..., Any] = registry.get(name)
-    parameters = inspect.signature(constructor).parameters
-    engine_keys = ENGINE_DATA_KEYS if registry is DATASETS else ("name",)
-    kwargs = {k: v for k, v in section.items() if k not in engine_keys}
-    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
-    valid = [p for p in parameters if p not in context and parameters[p].kind is not inspect.Parameter.VAR_KEYWORD]
-    for key in kwargs:
-        if key not in parameters and not takes_any:
-            raise unknown_key_error(key, registry.kind, valid, f" for {registry.kind} '{name}'")
-    for key, value in context.items():
-        if key in parameters and key not in kwargs and value is not None:
-            kwargs[key] = value
-    try:
-        return constructor(**kwargs)
-    except (TypeError, ValueError) as error:
-        raise ConfigError(f"cannot build {registry.kind} '{name}' from [{registry.kind}]: {error}") from error
+
+    experiment: Experiment
+    data: Dataset
+    pair: Pair
+    record: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
 
 
-def build_data(experiment: Experiment) -> Dataset:
-    """The experiment's dataset, binarized as ``[data] binarize`` says for the experiment's model."""
-    section = experiment.sections["data"]
-    data = construct(DATASETS, section, {})
-    field = observed_field(model_class(experiment))
-    return binarize(data, section.get("binarize", "auto"), model_support(experiment), experiment.training.seed, field)
+def load_raw(section: dict[str, Any]) -> Dataset:
+    """The dataset ``[data]`` names, as its factory returns it, with fields and values checked."""
+    data = construct(DATASETS, section, {}, "data", DATA_ENGINE_KEYS)
+    check_fields(data, f"dataset factory '{section['name']}'")
+    check_values(data)
+    return data
 
 
-def build_pair(experiment: Experiment, x_dim: int, num_classes: int | None, y_dim: int | None = None):
-    """(model, guide) for the experiment; the guide's latent_dim defaults to the model's.
+def fit_data(raw: Dataset, contract: ModelContract, section: dict[str, Any], seed: int, dtype: torch.dtype):
+    """(data the model can take, levels to dequantize with or None, notes) from checked raw data."""
+    data = binarize(to_floating(raw, dtype), section.get("binarize", "auto"), contract, seed)
+    levels = dequantization_levels(data, contract, section.get("dequantize", "auto"))
+    check_fit(data, contract)
+    notes = []
+    if levels is not None:
+        notes.append(
+            f"the continuous likelihood dequantizes the {levels}-level data uniformly: figures are bounds on the "
+            "discrete log-probability, nats per example"
+        )
+    elif not contract.discrete:
+        notes.append("continuous data: figures are log-densities, not probabilities")
+    return data, levels, notes
 
-    ``x_dim``, ``num_classes`` and ``y_dim`` (width of structured outputs) come from the data.
-    """
+
+def shapes_of(data: Dataset, levels: int | None) -> dict[str, Any]:
+    """What the constructors of model and guide get from the data."""
+    return {
+        "x_shape": data.x_shape,
+        "y_shape": data.y_shape,
+        "num_classes": data.num_classes,
+        "levels": levels,
+        "image_shape": data.image_shape,
+    }
+
+
+def _built(registry, table: dict[str, Any], context: dict[str, Any], contract: Any) -> nn.Module:
+    built = construct(registry, table, context, registry.kind)
+    name = table["name"]
+    if not isinstance(built, nn.Module):
+        raise ConfigError(
+            f"{registry.kind} '{name}' returned {'a plain function' if callable(built) else type(built).__name__} "
+            f"without its modules: return ppl_vae.PyroFunction(fn, decoder=decoder, ...) with the nn.Modules it "
+            "uses, so that they are trained and saved"
+        )
+    if getattr(built, "contract", None) is None:
+        built.contract = contract
+    return built
+
+
+def build_pair(experiment: Experiment, shapes: dict[str, Any]) -> Pair:
+    """Model and guide of the experiment, sized by ``shapes`` (see :func:`shapes_of`); the guide's
+    ``latent_dim`` defaults to the model's."""
     load_plugins(experiment)
-    context = {"x_dim": x_dim, "num_classes": num_classes, "y_dim": y_dim}
-    model = construct(MODELS, experiment.sections["model"], context)
-    guide = construct(
-        GUIDES, experiment.sections["guide"], {**context, "latent_dim": getattr(model, "latent_dim", None)}
+    model_table, guide_table = experiment.sections["model"], experiment.sections["guide"]
+    context = {k: v for k, v in shapes.items() if k != "image_shape"}
+    model = _built(MODELS, model_table, context, model_contract(model_table["name"], model_table))
+    guide_context = {**context, "latent_dim": getattr(model, "latent_dim", None)}
+    guide = _built(GUIDES, guide_table, guide_context, guide_contract(guide_table["name"], guide_table))
+    return Pair(model, guide, model_table["name"], guide_table["name"])
+
+
+def place(data: Dataset, device: torch.device) -> Dataset:
+    """The data on ``device`` when it fits (always on the CPU); otherwise its splits stay on the CPU,
+    pinned, and batches move one at a time."""
+    if device.type == "cpu":
+        return data
+    tensors = [t for s in data.splits().values() for t in (s.x, s.y) if t is not None]
+    nbytes = sum(t.element_size() * t.numel() for t in tensors)
+    if fits_on(device, nbytes):
+        return data.with_splits({name: s.to(device) for name, s in data.splits().items()})
+    pinned = {
+        name: type(s)(s.x.pin_memory(), None if s.y is None else s.y.pin_memory()) for name, s in data.splits().items()
+    }
+    return data.with_splits(pinned)
+
+
+def run_record(raw: Dataset, shapes: dict[str, Any], pair: Pair, device: torch.device, dtype: str) -> dict[str, Any]:
+    """``run.json``: the raw data's record (fingerprint, pinned options), the shapes the pair was built
+    with, plate nesting, device and dtype."""
+    return {
+        "format": "ppl_vae.run/1",
+        "data": data_record(raw),
+        "shapes": {k: (list(v) if isinstance(v, tuple) else v) for k, v in shapes.items()},
+        "max_plate_nesting": pair.max_plate_nesting,
+        "device": str(device),
+        "dtype": dtype,
+    }
+
+
+def prepare(experiment: Experiment, device: str | None = None, recorded: dict[str, Any] | None = None) -> Prepared:
+    """Load and check the data, build the pair (seeded) and check the pairing; writes nothing.
+
+    ``device`` overrides ``training.device``. ``recorded``: a run's ``run.json``, whose data
+    fingerprint the loaded data must match (a command rebuilding a run's data).
+    """
+    training = experiment.training
+    load_plugins(experiment)
+    model_table = experiment.sections["model"]
+    contract = model_contract(model_table["name"], model_table)
+    guide_contract(experiment.sections["guide"]["name"], experiment.sections["guide"])
+    raw = load_raw(experiment.sections["data"])
+    if recorded is not None:
+        check_same_data(recorded["data"], raw, "the run")
+    sections = copy.deepcopy(experiment.sections)
+    sections["data"].update(raw.options)
+    experiment = Experiment(sections)
+    resolved, note = resolve_device(device or training.device)
+    dtype = DTYPES[training.dtype]
+    data, levels, notes = fit_data(raw, contract, sections["data"], training.seed, dtype)
+    shapes = shapes_of(data, levels)
+    torch.manual_seed(training.seed)
+    pair = build_pair(experiment, shapes).to(resolved, dtype)
+    data = place(data, resolved)
+    probe = data.valid
+    pair.check(probe.x[:PROBE_SIZE], None if probe.y is None else probe.y[:PROBE_SIZE])
+    return Prepared(
+        experiment,
+        data,
+        pair,
+        run_record(raw, shapes, pair, resolved, training.dtype),
+        [note, *notes] if note else notes,
     )
-    return model, guide
-
-
-def model_class(experiment: Experiment):
-    """The registered constructor of the experiment's model (its class, for the built-ins)."""
-    load_plugins(experiment)
-    return MODELS.get(experiment.sections["model"]["name"])
-
-
-def model_support(experiment: Experiment) -> str:
-    """The data support of the experiment's model ("binary", "unit_interval", "real").
-
-    Models that take the likelihood by name (``likelihood = "gaussian"``) have that
-    likelihood's support; others say it with a ``data_support`` class attribute.
-    """
-    section = experiment.sections["model"]
-    if isinstance(section.get("likelihood"), str):
-        return LIKELIHOODS.get(section["likelihood"]).support
-    return getattr(model_class(experiment), "data_support", "real")

@@ -15,11 +15,9 @@ from typing import Any
 import torch
 from torch import nn
 
-FORMAT = "ppl_vae.checkpoint/1"
+from ppl_vae.errors import CheckpointError
 
-
-class CheckpointError(ValueError):
-    """A checkpoint that is missing, unreadable, or does not fit the experiment."""
+FORMAT = "ppl_vae.checkpoint/2"
 
 
 def atomic_write_bytes(path: Path, write) -> None:
@@ -44,7 +42,8 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
-    """Read a checkpoint; raise :class:`CheckpointError` if it is missing, corrupt or foreign."""
+    """Read a checkpoint onto the CPU (modules and optimizers move it to their device when loading it);
+    raise :class:`CheckpointError` if it is missing, corrupt or foreign."""
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
     try:

@@ -16,6 +16,7 @@ from sklearn.metrics import confusion_matrix, roc_auc_score
 from torch import Tensor
 
 from ppl_vae.evaluate import importance_weighted_log_likelihood
+from ppl_vae.pair import Pair
 
 
 def class_prior(labels: Tensor, num_classes: int) -> Tensor:
@@ -24,18 +25,15 @@ def class_prior(labels: Tensor, num_classes: int) -> Tensor:
     return (counts / counts.sum()).log().float()
 
 
-def class_log_likelihoods(
-    model, guide, x: Tensor, num_classes: int, num_samples: int = 100, seed: int = 0, max_plate_nesting: int = 1
-) -> Tensor:
+def class_log_likelihoods(pair: Pair, x: Tensor, num_classes: int, num_samples: int = 100, seed: int = 0) -> Tensor:
     """log p̂(x | y = c) for every example and class: (N, num_classes) nats, K = ``num_samples``.
 
     One importance-weighted pass over the N * num_classes (example, class) pairs.
     """
     n = x.shape[0]
-    labels = torch.arange(num_classes).repeat_interleave(n)
-    estimate = importance_weighted_log_likelihood(
-        model, guide, x.repeat(num_classes, 1), labels, num_samples, seed=seed, max_plate_nesting=max_plate_nesting
-    )
+    labels = torch.arange(num_classes, device=x.device).repeat_interleave(n)
+    repeated = x.repeat(num_classes, *[1] * (x.dim() - 1))
+    estimate = importance_weighted_log_likelihood(pair, repeated, labels, num_samples, seed=seed)
     return estimate.log_likelihood.reshape(num_classes, n).T
 
 
@@ -63,14 +61,15 @@ class Classification:
 
 
 def shuffled_pixels(x: Tensor, seed: int = 0) -> Tensor:
-    """Each row of ``x`` (N, D) with its values permuted at random: same ink, no digit left."""
+    """Each example of ``x`` (N, *shape) with its values permuted at random: same ink, no digit left."""
+    flat = x.reshape(x.shape[0], -1)
     generator = torch.Generator().manual_seed(seed)
-    order = torch.argsort(torch.rand(x.shape, generator=generator), dim=1)
-    return torch.gather(x, 1, order)
+    order = torch.argsort(torch.rand(flat.shape, generator=generator), dim=1).to(x.device)
+    return torch.gather(flat, 1, order).reshape(x.shape)
 
 
 def _quantiles(values: Tensor) -> dict[str, float]:
-    q = np.quantile(values.numpy(), [0.05, 0.5, 0.95])
+    q = np.quantile(values.cpu().numpy(), [0.05, 0.5, 0.95])
     return {"q05": float(q[0]), "median": float(q[1]), "q95": float(q[2])}
 
 
@@ -114,16 +113,15 @@ CLASSIFICATION_KEYS = {
 
 
 def classify_split(
-    model,
-    guide,
+    pair: Pair,
     x: Tensor,
     labels: Tensor,
     train_labels: Tensor,
+    num_classes: int,
     num_samples: int = 100,
     seed: int = 0,
-    max_plate_nesting: int = 1,
 ) -> tuple[dict, Classification, Classification]:
-    """Classify ``x`` (N, D) with true ``labels`` (N,) by Bayes' rule.
+    """Classify ``x`` (N, *x_shape) with true ``labels`` (N,) by Bayes' rule.
 
     Returns the :data:`CLASSIFICATION_KEYS` figures, and the classifications of ``x`` and
     of its pixel-shuffled copy.
@@ -132,12 +130,10 @@ def classify_split(
     ``x`` with its pixels shuffled (:func:`shuffled_pixels`) to measure how well it
     separates real inputs from inputs of no class.
     """
-    num_classes = model.num_classes
-    log_prior = class_prior(train_labels, num_classes)
+    log_prior = class_prior(train_labels.cpu(), num_classes)
 
     def classified(inputs: Tensor) -> Classification:
-        log_likelihoods = class_log_likelihoods(model, guide, inputs, num_classes, num_samples, seed, max_plate_nesting)
-        return Classification(log_likelihoods, log_prior)
+        return Classification(class_log_likelihoods(pair, inputs, num_classes, num_samples, seed), log_prior)
 
     real, outliers = classified(x), classified(shuffled_pixels(x, seed))
-    return {"iw_samples": num_samples, **classification_summary(real, labels, outliers)}, real, outliers
+    return {"iw_samples": num_samples, **classification_summary(real, labels.cpu(), outliers)}, real, outliers

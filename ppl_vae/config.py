@@ -1,14 +1,19 @@
 """Experiment files: TOML with sections that pick a dataset, a model, a guide and a recipe.
 
-An experiment file is read on top of the default experiment (``experiments/default.toml``):
-a section of the file whose ``name`` differs from the default's replaces that section,
-otherwise its keys override the default's one by one. ``--set section.key=value``
-overrides come last; values are parsed as TOML (``3``, ``0.5``, ``"tanh"``, ``[200, 200]``).
+An experiment file is read on top of the default experiment (``experiments/default.toml``).
+Tables merge by name: a table of the file whose ``name`` differs from the default's replaces
+that table, otherwise its keys override the default's one by one, nested tables (such as
+``[model.decoder]``) by the same rule. ``--set section.key=value`` overrides come last;
+keys may be dotted (``model.decoder.hidden=[64]``) and values are parsed as TOML (``3``,
+``0.5``, ``"tanh"``, ``[200, 200]``).
 
-Sections: ``[experiment]`` (``name``, ``description``, ``plugins``: Python files or
-modules that register user models, guides or datasets), ``[data]``, ``[model]``,
-``[guide]`` (``name`` plus constructor arguments), ``[training]``
-(:class:`TrainingConfig`), ``[evaluation]`` (:class:`EvaluationConfig`).
+Sections: ``[experiment]`` (``name``, ``description``, ``plugins``: Python files or modules
+that register user models, guides, networks or datasets), ``[data]``, ``[model]``,
+``[guide]`` (``name`` plus constructor arguments; networks as nested tables
+``[model.decoder]``, ``[guide.encoder]``), ``[training]`` (:class:`TrainingConfig`),
+``[evaluation]`` (:class:`EvaluationConfig`).
+
+This module imports neither torch nor Pyro, so that ``ppl-vae list`` and ``--help`` start fast.
 """
 
 from __future__ import annotations
@@ -28,14 +33,17 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from ppl_vae.objectives import OBJECTIVES
+from ppl_vae.errors import ConfigError, PluginError
 
 SECTIONS = ("experiment", "data", "model", "guide", "training", "evaluation")
 EXPERIMENT_KEYS = ("name", "description", "plugins")
-
-
-class ConfigError(ValueError):
-    """An experiment file or override that cannot be used as written."""
+OBJECTIVES = ("trace_elbo", "analytic_kl", "iwae")
+OPTIMIZERS = ("adam", "adamw")
+SCHEDULES = ("constant", "exponential", "cosine", "iwae")
+DTYPES = ("float32", "float64")
+BINARIZE_MODES = ("auto", "none", "threshold", "dynamic")
+DEQUANTIZE_MODES = ("auto", "uniform")
+DATA_ENGINE_KEYS = ("name", "binarize", "dequantize")
 
 
 def _suggest(key: str, valid: list[str]) -> str:
@@ -45,36 +53,63 @@ def _suggest(key: str, valid: list[str]) -> str:
 
 def unknown_key_error(key: str, section: str, valid: list[str], what: str = "") -> ConfigError:
     return ConfigError(
-        f"unknown key '{key}' in section [{section}]{what}{_suggest(key, valid)}; valid keys: {', '.join(valid)}"
+        f"unknown key '{key}' in [{section}]{what}{_suggest(key, valid)}; valid keys: {', '.join(valid) or 'none'}"
     )
+
+
+def choice_error(what: str, value: Any, valid: tuple[str, ...]) -> ConfigError:
+    return ConfigError(f"unknown {what} {value!r}; valid values: {', '.join(valid)}")
 
 
 @dataclass(frozen=True)
 class TrainingConfig:
     """How a pair is trained; units in the field comments.
 
-    ``warmup_epochs``: the weight of the latent term rises linearly from 0 to ``beta``
-    over this many epochs (0: no warm-up). ``patience``: stop when the validation ELBO
-    has not improved for this many epochs (0: never stop early).
+    ``warmup_epochs``: the weight of the latent term rises linearly from 0 to ``beta`` over
+    this many epochs (0: no warm-up). ``patience``: stop when the validation bound has not
+    improved for this many epochs, counted after the warm-up (0: never stop early).
+    ``schedule``: the learning rate per epoch: ``constant``; ``exponential`` (times
+    ``lr_decay`` after every epoch); ``cosine`` (from ``learning_rate`` down to
+    ``min_learning_rate`` over ``epochs``); ``iwae`` (Burda et al. 2016: 10^(-i/7) times
+    ``learning_rate`` during the 3^i epochs of stage i = 0, 1, ...; 3,280 epochs for i <= 7).
+    ``device``: ``auto`` (a GPU when there is one), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
+    ``dtype``: floating-point type of data and parameters.
     """
 
+    strategy: str = "svi"  # a registered training strategy (ppl_vae.strategies)
     objective: str = "trace_elbo"  # one of OBJECTIVES
     num_particles: int = 1  # K samples per data point (the IWAE K for "iwae")
-    learning_rate: float = 1e-3  # Adam step size
+    optimizer: str = "adam"  # adam | adamw
+    learning_rate: float = 1e-3  # step size at the start
+    weight_decay: float = 0.0  # decoupled for adamw, L2 for adam
+    schedule: str = "constant"  # one of SCHEDULES
+    lr_decay: float = 0.99  # per-epoch factor of the exponential schedule
+    min_learning_rate: float = 0.0  # floor of the cosine schedule
+    clip_norm: float = 0.0  # largest gradient norm (0: no clipping)
     batch_size: int = 100  # examples per step
     epochs: int = 30  # passes over the training split, at most
     patience: int = 0  # epochs without validation improvement before stopping
     beta: float = 1.0  # weight of the latent (KL) term after warm-up
     warmup_epochs: float = 0.0  # epochs of linear KL warm-up
     seed: int = 0  # seeds initialization, batches and sampling
+    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    dtype: str = "float32"  # float32 | float64
 
     def __post_init__(self) -> None:
         _check_positive(self, ("num_particles", "learning_rate", "batch_size", "epochs"))
-        _check_non_negative(self, ("patience", "beta", "warmup_epochs"))
-        if self.objective not in OBJECTIVES:
-            raise ConfigError(
-                f"unknown training.objective '{self.objective}'; valid objectives: {', '.join(OBJECTIVES)}"
-            )
+        _check_non_negative(
+            self, ("patience", "beta", "warmup_epochs", "weight_decay", "clip_norm", "min_learning_rate")
+        )
+        for name, valid in (
+            ("objective", OBJECTIVES),
+            ("optimizer", OPTIMIZERS),
+            ("schedule", SCHEDULES),
+            ("dtype", DTYPES),
+        ):
+            if getattr(self, name) not in valid:
+                raise choice_error(f"training.{name}", getattr(self, name), valid)
+        if not 0 < self.lr_decay <= 1:
+            raise ConfigError(f"training.lr_decay must be in (0, 1], got {self.lr_decay}")
 
 
 @dataclass(frozen=True)
@@ -171,17 +206,45 @@ def find_experiment(spec: str) -> Path:
     raise ConfigError(f"no experiment file '{spec}'; give a path or one of: {', '.join(shipped_experiments())}")
 
 
-def parse_override(text: str) -> tuple[str, str, Any]:
-    """``"section.key=value"`` -> (section, key, value), value parsed as TOML when it can be."""
+def merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """``update`` read over ``base``: a table with another ``name`` replaces, otherwise keys merge, recursively."""
+    if "name" in update and update["name"] != base.get("name"):
+        return copy.deepcopy(update)
+    merged = copy.deepcopy(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def parse_override(text: str) -> tuple[str, list[str], Any]:
+    """``"section.key.sub=value"`` -> (section, [key, sub], value), value parsed as TOML when it can be."""
     target, sep, raw = text.partition("=")
-    section, dot, key = target.strip().partition(".")
-    if not sep or not dot or not key:
+    section, *keys = target.strip().split(".")
+    if not sep or not keys or not all(keys):
         raise ConfigError(f"--set takes section.key=value, got '{text}'")
     try:
         value = tomllib.loads(f"v = {raw.strip()}")["v"]
     except tomllib.TOMLDecodeError:
         value = raw.strip()
-    return section, key, value
+    return section, keys, value
+
+
+def apply_override(sections: dict[str, dict[str, Any]], text: str) -> None:
+    """Set one ``--set`` override in place; a string met on the path (``decoder = "conv"``) becomes its table."""
+    section, keys, value = parse_override(text)
+    if section not in SECTIONS:
+        raise ConfigError(f"unknown section '{section}' in --set {text}; valid sections: {', '.join(SECTIONS)}")
+    table = sections.setdefault(section, {})
+    for key in keys[:-1]:
+        if isinstance(table.get(key), str):
+            table[key] = {"name": table[key]}
+        elif not isinstance(table.get(key), dict):
+            table[key] = {}
+        table = table[key]
+    table[keys[-1]] = value
 
 
 def load_experiment(spec: str | None = None, overrides: list[str] = ()) -> Experiment:
@@ -199,22 +262,16 @@ def load_experiment(spec: str | None = None, overrides: list[str] = ()) -> Exper
             if not isinstance(values, dict):
                 raise ConfigError(f"[{section}] in {path} must be a table of keys")
             base = sections.get(section, {})
-            if "name" in values and section != "experiment" and values["name"] != base.get("name"):
-                base = {}
-            sections[section] = {**base, **values}
-        plugins = sections["experiment"].get("plugins", [])
+            sections[section] = merge(base, values) if section != "experiment" else {**base, **values}
         if "plugins" in user.get("experiment", {}):
             sections["experiment"]["plugins"] = [
-                str((path.parent / p).resolve()) if p.endswith(".py") else p for p in plugins
+                str((path.parent / p).resolve()) if p.endswith(".py") else p for p in user["experiment"]["plugins"]
             ]
         if "name" not in user.get("experiment", {}):
             sections["experiment"]["name"] = path.stem
     sections = copy.deepcopy(sections)
     for text in overrides:
-        section, key, value = parse_override(text)
-        if section not in SECTIONS:
-            raise ConfigError(f"unknown section '{section}' in --set {text}; valid sections: {', '.join(SECTIONS)}")
-        sections.setdefault(section, {})[key] = value
+        apply_override(sections, text)
     return validate(sections)
 
 
@@ -228,18 +285,40 @@ def validate(sections: dict[str, dict[str, Any]]) -> Experiment:
     for section in ("data", "model", "guide"):
         if not isinstance(sections[section].get("name"), str):
             raise ConfigError(f"section [{section}] needs a name (a registered {section} name)")
+    data = sections["data"]
+    for key, valid in (("binarize", BINARIZE_MODES), ("dequantize", DEQUANTIZE_MODES)):
+        if data.get(key, "auto") not in valid:
+            raise choice_error(f"data.{key}", data[key], valid)
     experiment = Experiment(sections)
     experiment.training  # noqa: B018 - parsing validates the section
     experiment.evaluation  # noqa: B018
     return experiment
 
 
+_LOADED_PLUGINS: dict[str, str] = {}  # module name -> path of every plugin file loaded
+
+
+def raised_in_plugin(error: BaseException) -> str | None:
+    """The plugin file in whose code ``error`` was raised, if any (to keep the user's own traceback)."""
+    import traceback
+
+    files = set(_LOADED_PLUGINS.values())
+    for frame in reversed(traceback.extract_tb(error.__traceback__)):
+        if frame.filename in files:
+            return frame.filename
+    return None
+
+
 def load_plugins(experiment: Experiment) -> None:
     """Import the user files or modules named in ``[experiment] plugins`` (they register names).
 
-    A file is imported once per process (as module ``ppl_vae_plugin_<stem>``), however
-    often this is called.
+    A file is imported once per process (as module ``ppl_vae_plugin_<stem>``), however often
+    this is called. A plugin executes arbitrary code: only load experiment files you trust.
+    An exception raised while a plugin loads becomes a :class:`PluginError` naming the
+    plugin, with the user's own traceback kept as its cause.
     """
+    from ppl_vae.errors import UserError
+
     for plugin in experiment.sections["experiment"].get("plugins", []):
         if plugin.endswith(".py"):
             path = Path(plugin)
@@ -252,7 +331,15 @@ def load_plugins(experiment: Experiment) -> None:
             spec = importlib.util.spec_from_file_location(name, path)
             module = importlib.util.module_from_spec(spec)
             sys.modules[name] = module
-            spec.loader.exec_module(module)
+            _LOADED_PLUGINS[name] = str(path.resolve())
+            try:
+                spec.loader.exec_module(module)
+            except UserError:
+                del sys.modules[name]
+                raise
+            except Exception as error:
+                del sys.modules[name]
+                raise PluginError(f"plugin {plugin} raised {type(error).__name__} while loading: {error}") from error
         else:
             try:
                 importlib.import_module(plugin)

@@ -7,67 +7,89 @@ after a call as before it, so evaluating during training cannot change the train
 
 from __future__ import annotations
 
-import contextlib
 import math
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import arviz
 import pyro
 import pyro.distributions as dist
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
 
-from ppl_vae.data import check_data, observed_field, scored_data
-from ppl_vae.pairing import PROBE_SIZE, check_pair
-from ppl_vae.weights import log_weights, sample_sites, traced_log_weights
-
-
-@contextlib.contextmanager
-def frozen(seed: int) -> Iterator[None]:
-    """No gradients, and a private RNG stream seeded with ``seed`` (the global one is restored)."""
-    with torch.no_grad(), torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        yield
+from ppl_vae.data.checks import check_data
+from ppl_vae.device import frozen
+from ppl_vae.errors import MeasureError
+from ppl_vae.pair import Pair
+from ppl_vae.pairing import PROBE_SIZE
+from ppl_vae.progress import Progress
+from ppl_vae.weights import log_weights, per_example, sample_sites, traced_log_weights
 
 
 def batches(n: int, batch_size: int) -> Iterator[slice]:
+    """Consecutive slices of ``range(n)`` of at most ``batch_size``."""
     for start in range(0, n, batch_size):
         yield slice(start, min(start + batch_size, n))
 
 
+def refuse_non_density(pair: Pair) -> None:
+    """A :class:`MeasureError` when the pair's guide is not a density (a deterministic encoder)."""
+    if not pair.guide_contract.density:
+        raise MeasureError(
+            f"the guide '{pair.guide_name}' is a deterministic encoder, not a density: importance weighting "
+            "cannot estimate log p(x) from it; its figures are reconstructions (reconstructions.png, and the "
+            "reconstruction error in summary.json)"
+        )
+
+
 def bound_per_example(
-    model,
-    guide,
+    pair: Pair,
     x: Tensor,
     y: Tensor | None = None,
     num_particles: int = 1,
     batch_size: int = 500,
     seed: int = 0,
-    max_plate_nesting: int = 1,
 ) -> Tensor:
     """Importance-weighted bound log (1/K) sum_k w_k per example, K = ``num_particles``: (N,) nats.
 
     With K = 1 this is a single-sample ELBO estimate, log p(x, z) - log q(z | x), z ~ q.
-    Unscaled log-densities: the true bound whatever beta the pair was trained with.
+    Unscaled log-densities: the true bound whatever beta the pair was trained with. ``x`` and
+    ``y`` may live on any device; batches move to the pair's.
     """
-    with frozen(seed):
+    device = pair.device
+    with frozen(seed, device):
         bounds = []
         for s in batches(x.shape[0], batch_size):
             lw = log_weights(
-                model, guide, x[s], None if y is None else y[s], num_particles, max_plate_nesting=max_plate_nesting
+                pair.model,
+                pair.guide,
+                x[s].to(device),
+                None if y is None else y[s].to(device),
+                num_particles,
+                max_plate_nesting=pair.max_plate_nesting,
             )
             bounds.append(torch.logsumexp(lw, 0) - math.log(num_particles))
         return torch.cat(bounds)
 
 
-def elbo_per_example(
-    model, guide, x: Tensor, y: Tensor | None = None, batch_size: int = 500, seed: int = 0, max_plate_nesting: int = 1
-) -> Tensor:
+def elbo_per_example(pair: Pair, x: Tensor, y: Tensor | None = None, batch_size: int = 500, seed: int = 0) -> Tensor:
     """Single-sample ELBO estimate per example: (N,) nats (:func:`bound_per_example` with K = 1)."""
-    return bound_per_example(model, guide, x, y, 1, batch_size, seed, max_plate_nesting)
+    return bound_per_example(pair, x, y, 1, batch_size, seed)
+
+
+def reconstruction_log_likelihood(
+    pair: Pair, x: Tensor, y: Tensor | None = None, batch_size: int = 500, seed: int = 0
+) -> Tensor:
+    """log p(obs | z) with one z ~ q(z | x) per example: (N,) nats, the reconstruction term of the ELBO
+    (the whole objective of an autoencoder, whose guide is deterministic)."""
+    device, observed = pair.device, pair.model_contract.observed
+    with frozen(seed, device):
+        parts = []
+        for s in batches(x.shape[0], batch_size):
+            xs, ys = x[s].to(device), None if y is None else y[s].to(device)
+            _, _, model_trace = traced_log_weights(pair.model, pair.guide, xs, ys, 1, False, pair.max_plate_nesting)
+            parts.append(per_example(model_trace.nodes[observed], "unscaled_log_prob", (1, xs.shape[0]))[0].cpu())
+        return torch.cat(parts)
 
 
 DEFAULT_MAX_ELEMENTS = 2**22  # 16 MiB per float32 tensor: measured fastest on 2 cores (iw_speed.py)
@@ -93,6 +115,9 @@ class ImportanceWeightedEstimate:
       posterior mean, used to count active units.
     - ``kl_per_dim``: per latent site whose guide and prior factorize (``Independent``),
       the Monte Carlo KL(q(z_j|x) || p(z_j)) of each dimension j, (N, dims).
+    - ``exact``: True for a model without latents, whose log-likelihood is computed exactly (K = 1).
+
+    All tensors are on the CPU.
     """
 
     log_likelihood: Tensor
@@ -103,6 +128,7 @@ class ImportanceWeightedEstimate:
     latent_means: dict[str, Tensor]
     kl_per_dim: dict[str, Tensor]
     num_samples: int
+    exact: bool = False
 
 
 def _per_dim_kl(guide_site: dict, model_site: dict) -> Tensor | None:
@@ -123,14 +149,12 @@ def _chunk_sizes(n: int, k: int, width: int, max_elements: int) -> tuple[int, in
 
 
 def importance_weighted_log_likelihood(
-    model,
-    guide,
+    pair: Pair,
     x: Tensor,
     y: Tensor | None = None,
     num_samples: int = 5000,
     max_elements: int = DEFAULT_MAX_ELEMENTS,
     seed: int = 0,
-    max_plate_nesting: int = 1,
     progress: bool = False,
 ) -> ImportanceWeightedEstimate:
     r"""Estimate log p(x) per example by importance sampling with the guide as proposal.
@@ -142,13 +166,17 @@ def importance_weighted_log_likelihood(
     The guide is traced inside a vectorized particle plate and the model replayed on its
     samples (``ppl_vae.weights``), keeping the data dimension; work is cut into chunks of
     examples and particles with chunk_examples * chunk_particles * D <= ``max_elements``
-    (the largest per-sample tensor, e.g. decoder output; peak memory is a few times
-    4 * max_elements bytes). All K log-weights of a chunk of examples are kept for k-hat.
+    (D the numbers per example, C * H * W for images; the largest per-sample tensor, e.g.
+    decoder output; peak memory is a few times 4 * max_elements bytes). All K log-weights of
+    a chunk of examples are kept for k-hat. On dequantized data the model's likelihood draws
+    its dequantization noise per particle (``ppl_vae.models.likelihood``): the estimate is a
+    bound on the discrete log-probability.
 
-    ``x``: (N, D) data; ``y``: labels (N,) or outputs (N, D_y), or None. The model's
-    ``observed`` field (``x``, or ``y`` for structured-output models) is what is scored:
-    the estimate is then log p(x | y) or log p(y | x).
-    Runs under :func:`frozen`: parameters and the global RNG are left as they were.
+    ``x``: (N, *x_shape) data; ``y``: labels (N,) or outputs (N, *y_shape), or None. The
+    model's observed field (``x``, or ``y`` for structured-output models) is what is scored:
+    the estimate is then log p(x | y) or log p(y | x). A model without latents is scored
+    exactly (``exact`` is True, K = 1). A guide that is not a density is refused.
+    Runs under :func:`~ppl_vae.device.frozen`: parameters and the random streams are left as they were.
 
     .. warning:: The estimate is biased low for finite K and its error bar comes from the
        same weights: when ``khat`` > 0.7 neither is reliable; raise K or improve the guide.
@@ -157,23 +185,30 @@ def importance_weighted_log_likelihood(
     """
     if not isinstance(num_samples, int) or num_samples < 1:
         raise ValueError(f"the number of importance samples K must be a whole number >= 1, got {num_samples!r}")
-    observed, scored = observed_field(model), scored_data(model, x, y)
-    check_data(scored, getattr(model, "data_support", "real"), getattr(model, f"{observed}_dim", None), observed)
-    n, width = x.shape[0], max(x.shape[-1], scored.shape[-1])
+    refuse_non_density(pair)
+    contract = pair.model_contract
+    exact = not contract.latent
+    num_samples = 1 if exact else num_samples
+    scored = pair.scored(x, y)
+    check_data(scored, contract.support, what=f"the scored data {contract.observed}")
+    n, width = x.shape[0], max(x[0].numel(), scored[0].numel())
     n_chunk, k_chunk = _chunk_sizes(n, num_samples, width, max_elements)
+    device = pair.device
     parts: dict[str, list] = {"lw": [], "means": [], "kl": []}
-    with frozen(seed):
-        check_pair(model, guide, x[:PROBE_SIZE], None if y is None else y[:PROBE_SIZE])
-    with frozen(seed), pyro.validation_enabled(False):
-        for s in tqdm(
-            list(batches(n, n_chunk)), desc=f"importance sampling, K={num_samples}", disable=not progress, unit="chunk"
-        ):
-            xs, ys = x[s], None if y is None else y[s]
+    pair.check(x[:PROBE_SIZE], None if y is None else y[:PROBE_SIZE])
+    chunks = list(batches(n, n_chunk))
+    with (
+        frozen(seed, device),
+        pyro.validation_enabled(False),
+        Progress(f"importance sampling, K={num_samples}", len(chunks), unit="chunk") as bar,
+    ):
+        for s in chunks:
+            xs, ys = x[s].to(device), None if y is None else y[s].to(device)
             log_w, sums, kls = [], {}, {}
             for k in range(0, num_samples, k_chunk):
                 k_now = min(k_chunk, num_samples - k)
                 lw, guide_trace, model_trace = traced_log_weights(
-                    model, guide, xs, ys, k_now, max_plate_nesting=max_plate_nesting
+                    pair.model, pair.guide, xs, ys, k_now, max_plate_nesting=pair.max_plate_nesting
                 )
                 log_w.append(lw)
                 for name, site in sample_sites(guide_trace).items():
@@ -181,18 +216,22 @@ def importance_weighted_log_likelihood(
                     kl = _per_dim_kl(site, model_trace.nodes[name])
                     if kl is not None:
                         kls[name] = kls.get(name, 0) + kl.sum(0)
-            parts["lw"].append(torch.cat(log_w))
-            parts["means"].append({name: total / num_samples for name, total in sums.items()})
-            parts["kl"].append({name: total / num_samples for name, total in kls.items()})
+            parts["lw"].append(torch.cat(log_w).cpu())
+            parts["means"].append({name: (total / num_samples).cpu() for name, total in sums.items()})
+            parts["kl"].append({name: (total / num_samples).cpu() for name, total in kls.items()})
+            if progress:
+                bar.step()
     log_w = torch.cat(parts["lw"], dim=1)  # (K, N)
     log_mean_w = torch.logsumexp(log_w, 0) - math.log(num_samples)
     w = torch.exp(log_w - log_w.max(0).values)
     mean_w, mean_w2 = w.mean(0), (w**2).mean(0)
-    khat = torch.full((n,), math.nan)
+    khat = torch.full((n,), math.nan, dtype=log_w.dtype)
     if num_samples >= MIN_SAMPLES_FOR_KHAT:
+        import arviz
+
         with warnings.catch_warnings():  # high k-hat is reported by the caller, per data point
             warnings.simplefilter("ignore")
-            khat = torch.as_tensor(arviz.psislw(log_w.T.double().numpy(), reff=1.0)[1], dtype=torch.float32)
+            khat = torch.as_tensor(arviz.psislw(log_w.T.double().numpy(), reff=1.0)[1], dtype=log_w.dtype)
         khat[log_w.max(0).values == log_w.min(0).values] = math.nan  # equal weights: exact, no tail to fit
     return ImportanceWeightedEstimate(
         log_likelihood=log_mean_w,
@@ -203,6 +242,7 @@ def importance_weighted_log_likelihood(
         latent_means={k: torch.cat([m[k] for m in parts["means"]]) for k in parts["means"][0]},
         kl_per_dim={k: torch.cat([m[k] for m in parts["kl"]]) for k in parts["kl"][0]},
         num_samples=num_samples,
+        exact=exact,
     )
 
 
@@ -229,6 +269,7 @@ def likelihood_summary(estimate: ImportanceWeightedEstimate, dim: int) -> dict:
     return {
         "num_examples": estimate.log_likelihood.numel(),
         "iw_samples": estimate.num_samples,
+        "exact": estimate.exact,
         "elbo_nats": elbo,
         "elbo_standard_error": elbo_se,
         "iw_log_likelihood_nats": iw,
@@ -251,7 +292,8 @@ def likelihood_summary(estimate: ImportanceWeightedEstimate, dim: int) -> dict:
 
 EVALUATION_KEYS = {
     "num_examples": "N, examples evaluated",
-    "iw_samples": "K, importance samples per example",
+    "iw_samples": "K, importance samples per example (1 when exact)",
+    "exact": "true for a model without latent variables: its log-likelihood is computed exactly",
     "elbo_nats": "mean ELBO over examples (from the same K samples), nats per example",
     "elbo_standard_error": "standard error of that mean over the data, std / sqrt(N)",
     "iw_log_likelihood_nats": "mean importance-weighted log-likelihood log p̂(x), nats per example",

@@ -1,7 +1,8 @@
 """Training objectives by name, and KL weighting (beta / warm-up) of the latent term.
 
 Every objective is a Pyro ELBO whose ``differentiable_loss(model, guide, x, y=...)``
-returns the negative bound summed over the batch, in nats:
+returns the negative bound summed over the batch, in nats; calling it on a model and a
+guide gives Pyro's ``ELBOModule``, one ``torch.nn.Module`` holding both:
 
 - ``trace_elbo``: :class:`pyro.infer.Trace_ELBO`, Monte Carlo KL (any guide).
 - ``analytic_kl``: :class:`pyro.infer.TraceMeanField_ELBO`, the KL term in closed
@@ -19,9 +20,9 @@ from pyro.infer import ELBO, Trace_ELBO, TraceMeanField_ELBO
 from pyro.poutine.messenger import Messenger
 from pyro.poutine.util import site_is_subsample
 
+from ppl_vae.config import OBJECTIVES
+from ppl_vae.errors import ConfigError
 from ppl_vae.weights import log_weights
-
-OBJECTIVES = ("trace_elbo", "analytic_kl", "iwae")
 
 
 class ImportanceWeightedELBO(ELBO):
@@ -79,13 +80,13 @@ def make_objective(name: str, num_particles: int = 1, max_plate_nesting: int = 1
         )
     if name == "iwae":
         return ImportanceWeightedELBO(num_particles=num_particles, max_plate_nesting=max_plate_nesting)
-    raise ValueError(f"unknown objective '{name}'; valid objectives: {', '.join(OBJECTIVES)}")
+    raise ConfigError(f"unknown objective '{name}'; valid objectives: {', '.join(OBJECTIVES)}")
 
 
 class KLWeight(Messenger):
     """Multiplies the log-density of every latent (unobserved) site by ``beta``.
 
-    Applied to both model and guide, it turns the ELBO into
+    Used as a context around the loss (so that it applies to both model and guide), it turns the ELBO into
     E_q[log p(x|z)] - beta * KL(q(z|x) || p(z)): beta < 1 during warm-up
     (Bowman et al. 2016; Sønderby et al. 2016), beta > 1 for a beta-VAE. ``beta`` is
     read at every call, so a schedule just assigns it.

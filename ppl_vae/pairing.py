@@ -1,10 +1,11 @@
-"""The pairing check: does a guide fit a model? Run before any training.
+"""The pairing check: does a guide fit a model? Run before any training and before any evaluation.
 
-Both are traced on a tiny batch; the latent sites of the model (sample sites that are
-not observed) must be exactly the guide's sample sites, with the same shapes and
-supports, inside the ``data`` plate. When the model's density depends on ``y`` (labels
-or outputs) and it has latents, the guide must read ``y`` too: q(z | x) cannot stand in
-for q(z | x, y). Any mismatch becomes one sentence naming the sites.
+Both are traced on a tiny batch; the latent sites of the model (sample sites that are not
+observed) must be exactly the guide's sample sites, with the same shapes and supports,
+inside the ``data`` plate, and the model must observe the site its contract declares. When
+the model's density depends on ``y`` (labels or outputs) and it has latents, the guide must
+read ``y`` too: q(z | x) cannot stand in for q(z | x, y). Any mismatch becomes one sentence
+naming the sites. The check draws its samples from a private random stream.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from pyro import poutine
 from torch import Tensor
 from torch.distributions import constraints
 
+from ppl_vae.config import raised_in_plugin
+from ppl_vae.device import frozen
+from ppl_vae.errors import PairingError, PluginError
 from ppl_vae.weights import sample_sites
 
-
-class PairingError(ValueError):
-    """A model and a guide that do not fit together."""
+PROBE_SIZE = 8  # examples traced by the check: enough that some labels differ
 
 
 @dataclass(frozen=True)
@@ -44,31 +46,56 @@ def _trace(fn, role: str, name: str, x: Tensor, y: Tensor | None) -> poutine.Tra
     try:
         return poutine.trace(fn).get_trace(x, y=y)
     except Exception as error:  # any failure of user code becomes one sentence
-        raise PairingError(
-            f"the {role} '{name}' fails on a batch of {x.shape[0]} examples: {type(error).__name__}: {error}"
-        ) from error
+        sentence = f"the {role} '{name}' fails on a batch of {x.shape[0]} examples: {type(error).__name__}: {error}"
+        plugin = raised_in_plugin(error)
+        if plugin is not None:
+            raise PluginError(f"{sentence} (in plugin {plugin}; its traceback follows)") from error
+        raise PairingError(sentence) from error
 
 
-PROBE_SIZE = 8  # examples traced by the check: enough that some labels differ
+def _log_density(trace: poutine.Trace, seed: int) -> Tensor:
+    """Sum of the log-densities of a trace's sample sites, drawing any randomness they need
+    (dequantization noise) from a stream seeded with ``seed``."""
+    torch.manual_seed(seed)
+    return sum(site["fn"].log_prob(site["value"]).sum() for site in sample_sites(trace).values())
 
 
 def _reads_y(fn, trace: poutine.Trace, role: str, name: str, x: Tensor, y: Tensor, other_y: Tensor) -> bool:
     """Does ``fn``'s log-density, at the values in ``trace``, change when ``y`` becomes ``other_y``?"""
     replayed = _trace(poutine.replay(fn, trace=trace), role, name, x, other_y)
-    return not bool(torch.isclose(trace.log_prob_sum(), replayed.log_prob_sum()))
+    return not bool(torch.isclose(_log_density(trace, 1), _log_density(replayed, 1)))
 
 
 def check_pair(
-    model, guide, x: Tensor, y: Tensor | None = None, model_name: str = "model", guide_name: str = "guide"
+    model,
+    guide,
+    x: Tensor,
+    y: Tensor | None = None,
+    model_name: str = "model",
+    guide_name: str = "guide",
+    observed: str | None = None,
 ) -> Pairing:
-    """Trace ``model`` and ``guide`` on ``x`` (a few examples, such as the first :data:`PROBE_SIZE`)
-    and ``y`` (their labels or outputs, or None) and raise :class:`PairingError` on misfit."""
+    """Trace ``model`` and ``guide`` on ``x`` (a few examples, such as the first :data:`PROBE_SIZE`) and
+    ``y`` (their labels or outputs, or None) and raise :class:`PairingError` on misfit.
+
+    ``observed``: the site the model's contract says it observes (checked when given).
+    """
+    with frozen(0, x.device):
+        return _check(model, guide, x, y, model_name, guide_name, observed)
+
+
+def _check(model, guide, x, y, model_name, guide_name, observed) -> Pairing:
     model_trace, guide_trace = _trace(model, "model", model_name, x, y), _trace(guide, "guide", guide_name, x, y)
     model_sites, guide_sites = sample_sites(model_trace), sample_sites(guide_trace)
     latents = {n: s for n, s in model_sites.items() if not s["is_observed"]}
     problems = []
-    if not any(s["is_observed"] for s in model_sites.values()):
+    observed_sites = [n for n, s in model_sites.items() if s["is_observed"]]
+    if not observed_sites:
         problems.append("the model observes no site, so it cannot be trained on data")
+    elif observed is not None and observed not in observed_sites:
+        problems.append(
+            f"the model declares that it observes '{observed}' but observes {', '.join(map(repr, observed_sites))}"
+        )
     missing = sorted(set(latents) - set(guide_sites))
     extra = sorted(set(guide_sites) - set(latents))
     if missing:

@@ -3,10 +3,14 @@
 For each data point x_i, S draws z ~ q(z | x_i) from the guide and x_rep ~ p(x | z) from
 the model (the model unconditioned: Pyro's ``Predictive`` would return x itself), and S
 prior predictive draws z ~ p(z), x_rep ~ p(x | z). Test statistics (``ppl_vae.statistics``)
-of every replicated image are kept; the replicated images themselves only for the first
+of every replicated image are kept; the replicated data themselves only for the first
 ``keep_images`` data points, and the posterior draws of z for as many data points as fit in
 ``max_latent_values`` numbers (dim ``latent_example`` in the ``posterior`` group). Work is
 done in batches of data points, so memory is bounded by the batch, not by N * S.
+
+Image statistics read grey images (H, W): colour images are checked on their channel
+mean. Vector data (no image shape) has no image statistics: only the per-value
+frequencies are checked, and the result says so.
 
 Per statistic T and data point i, the Bayesian p-value is the mid p-value
 p_i = P(T(x_rep) > T(x_i)) + P(T(x_rep) = T(x_i)) / 2 over the S draws. A statistic is
@@ -16,17 +20,22 @@ or when more than 25% of the data points have p_i < 0.05 or p_i > 0.95.
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
-import arviz
 import numpy as np
 import pyro
 import pyro.distributions as dist
 from torch import Tensor
 
-from ppl_vae.data import check_data, observed_field
-from ppl_vae.evaluate import batches, frozen
+from ppl_vae.data.checks import check_data
+from ppl_vae.device import frozen
+from ppl_vae.evaluate import batches
 from ppl_vae.predictive import posterior_predictive, prior_predictive
 from ppl_vae.registry import STATISTICS
 from ppl_vae.weights import sample_sites
@@ -34,6 +43,7 @@ from ppl_vae.weights import sample_sites
 EXTREME_SHARE_LIMIT = 0.25
 INTERVAL = 0.94
 CALIBRATION_BINS = 10
+NO_IMAGE_NOTE = "vector data has no image shape: image statistics were skipped, only per-value frequencies checked"
 
 
 @dataclass
@@ -41,11 +51,12 @@ class PredictiveCheck:
     """Results of :func:`posterior_predictive_check`; arrays are numpy.
 
     ``observed[name]`` (N,), ``replicated[name]`` (S, N) and ``prior[name]`` (S, N):
-    statistic values; ``p_values[name]`` (N,); ``latents[site]`` (S, N, *event);
+    statistic values; ``p_values[name]`` (N,); ``latents[site]`` (S, N_kept, *event);
     ``log_likelihood`` (S, N): log p(x_i | z) per draw; ``x_subset`` (n_keep, D) and
-    ``x_rep_subset`` (S, n_keep, D); ``calibration``: (bins, 3) rows of [mean predicted
-    probability, observed frequency, pixel count], or None when the likelihood is not
-    Bernoulli; ``pixel_frequency``: observed (D,) and replicated (S, D) per-pixel means.
+    ``x_rep_subset`` (S, n_keep, D), flattened; ``calibration``: (bins, 3) rows of [mean
+    predicted probability, observed frequency, value count], or None when the likelihood is
+    not Bernoulli; ``pixel_observed`` (D,) and ``pixel_replicated`` (S, D): per-value means;
+    ``image_shape``: (C, H, W), or None for vector data (then ``note`` says what was skipped).
     """
 
     observed: dict[str, np.ndarray]
@@ -59,7 +70,8 @@ class PredictiveCheck:
     calibration: np.ndarray | None
     pixel_observed: np.ndarray
     pixel_replicated: np.ndarray
-    image_shape: tuple[int, int]
+    image_shape: tuple[int, ...] | None
+    note: str | None = None
 
 
 def _mid_p_values(replicated: np.ndarray, observed: np.ndarray) -> np.ndarray:
@@ -68,36 +80,46 @@ def _mid_p_values(replicated: np.ndarray, observed: np.ndarray) -> np.ndarray:
     return greater + 0.5 * equal
 
 
+def grey_images(values: Tensor, image_shape: tuple[int, ...]) -> np.ndarray:
+    """Values (..., *image_shape) as grey images (M, H, W): the channel mean, on the CPU, as numpy."""
+    images = values.reshape(-1, *image_shape).mean(1)
+    return images.cpu().numpy()
+
+
 def posterior_predictive_check(
-    model,
-    guide,
+    pair,
     x: Tensor,
     y: Tensor | None = None,
     num_samples: int = 100,
     statistics: dict | None = None,
-    image_shape: tuple[int, int] = (28, 28),
+    image_shape: tuple[int, ...] | None = None,
     keep_images: int = 16,
     max_elements: int = 2**22,
     max_latent_values: int = 2**22,
     seed: int = 0,
 ) -> PredictiveCheck:
-    """Draw posterior and prior predictive replicates of ``x`` (N, D) and compute ``statistics``.
+    """Draw posterior and prior predictive replicates of ``x`` (N, *x_shape) and compute ``statistics``.
 
-    ``statistics``: name -> function of (M, H, W) images (default: every registered one).
-    Runs under a private seeded RNG with no gradients (parameters are not touched).
+    ``statistics``: name -> function of (M, H, W) grey images (default: every registered one);
+    ``image_shape``: (C, H, W) of the examples, or None for vector data (no image statistics).
+    Runs under a private seeded random stream with no gradients (parameters are not touched).
     """
     if not isinstance(num_samples, int) or num_samples < 1:
         raise ValueError(f"the number of predictive draws S must be a whole number >= 1, got {num_samples!r}")
-    if observed_field(model) != "x":
+    if not pair.model_contract.generates_images:
         raise ValueError(
-            f"posterior predictive checks replicate images x; {type(model).__name__} scores its output "
-            f"'{observed_field(model)}' instead (use importance-weighted evaluation for it)"
+            f"posterior predictive checks replicate whole data points x; model '{pair.model_name}' scores its "
+            f"output '{pair.model_contract.observed}' instead (use importance-weighted evaluation for it)"
         )
-    check_data(x, getattr(model, "data_support", "real"), getattr(model, "x_dim", None))
-    if math.prod(image_shape) != x.shape[1]:
-        raise ValueError(f"images of shape {image_shape} need {math.prod(image_shape)} values, data has {x.shape[1]}")
-    statistics = statistics if statistics is not None else STATISTICS.entries()
-    n, width = x.shape
+    check_data(x, pair.model_contract.support)
+    width = x[0].numel()
+    if image_shape is not None and math.prod(image_shape) != width:
+        raise ValueError(f"images of shape {tuple(image_shape)} need {math.prod(image_shape)} values, data has {width}")
+    if image_shape is None:
+        statistics = {}
+    elif statistics is None:
+        statistics = STATISTICS.entries()
+    n, device = x.shape[0], pair.device
     batch = max(1, min(n, max_elements // (num_samples * width)))
     keys = ("observed", "replicated", "prior", "log_likelihood", "x_rep")
     parts: dict[str, list] = {k: [] for k in keys}
@@ -106,35 +128,39 @@ def posterior_predictive_check(
     bernoulli = True
     pixel_replicated = np.zeros((num_samples, width))
 
-    def stats_of(images: Tensor) -> dict[str, np.ndarray]:
-        flat = images.reshape(-1, *image_shape).numpy()
-        return {k: fn(flat).reshape(images.shape[:-1]) for k, fn in statistics.items()}
+    def stats_of(values: Tensor) -> dict[str, np.ndarray]:
+        if not statistics:
+            return {}
+        images = grey_images(values, image_shape)
+        lead = values.shape[: values.dim() - len(image_shape)]
+        return {k: fn(images).reshape(lead) for k, fn in statistics.items()}
 
-    with frozen(seed), pyro.validation_enabled(False):
+    with frozen(seed, device), pyro.validation_enabled(False):
         for s in batches(n, batch):
-            xs, ys = x[s], None if y is None else y[s]
-            x_rep, likelihood, guide_trace = posterior_predictive(model, guide, xs, ys, num_samples)
+            xs, ys = x[s].to(device), None if y is None else y[s].to(device)
+            x_rep, likelihood, guide_trace = posterior_predictive(pair, xs, ys, num_samples)
             parts["observed"].append(stats_of(xs))
             parts["replicated"].append(stats_of(x_rep))
-            parts["log_likelihood"].append(likelihood.log_prob(xs).numpy())
+            parts["log_likelihood"].append(likelihood.log_prob(xs).cpu().numpy())
             for name, site in sample_sites(guide_trace).items():
                 per_example = site["value"][0, 0].numel() * num_samples
                 keep = max(0, min(len(xs), max_latent_values // per_example - s.start))
                 if keep:
-                    latents.setdefault(name, []).append(site["value"][:, :keep].numpy().copy())
+                    latents.setdefault(name, []).append(site["value"][:, :keep].cpu().numpy())
+            flat_rep = x_rep.reshape(num_samples, len(xs), width)
             if s.start < keep_images:
-                parts["x_rep"].append(x_rep[:, : keep_images - s.start].numpy().copy())
-            pixel_replicated += x_rep.sum(1).numpy()
+                parts["x_rep"].append(flat_rep[:, : keep_images - s.start].cpu().numpy())
+            pixel_replicated += flat_rep.sum(1).cpu().numpy()
             base = likelihood.base_dist if isinstance(likelihood, dist.Independent) else likelihood
             bernoulli = bernoulli and isinstance(base, dist.Bernoulli)
             if bernoulli:
-                probs = likelihood.mean.reshape(-1).numpy()
-                observed = xs.expand(num_samples, *xs.shape).reshape(-1).numpy()
+                probs = likelihood.mean.reshape(-1).cpu().numpy()
+                observed = xs.expand(num_samples, *xs.shape).reshape(-1).cpu().numpy()
                 which = np.minimum((probs * CALIBRATION_BINS).astype(int), CALIBRATION_BINS - 1)
                 bins[:, 0] += np.bincount(which, probs, CALIBRATION_BINS)
                 bins[:, 1] += np.bincount(which, observed, CALIBRATION_BINS)
                 bins[:, 2] += np.bincount(which, minlength=CALIBRATION_BINS)
-            parts["prior"].append(stats_of(prior_predictive(model, len(xs), ys, num_samples)[0]))
+            parts["prior"].append(stats_of(prior_predictive(pair, len(xs), ys, num_samples)[0]))
 
     def joined(key: str, axis: int) -> dict[str, np.ndarray]:
         return {k: np.concatenate([p[k] for p in parts[key]], axis=axis) for k in statistics}
@@ -148,17 +174,18 @@ def posterior_predictive_check(
         p_values={k: _mid_p_values(replicated[k], observed[k]) for k in statistics},
         latents={k: np.concatenate(v, axis=1) for k, v in latents.items()},
         log_likelihood=np.concatenate(parts["log_likelihood"], axis=1),
-        x_subset=x[:keep_images].numpy(),
+        x_subset=x[:keep_images].reshape(-1, width).cpu().numpy(),
         x_rep_subset=np.concatenate(parts["x_rep"], axis=1),
         calibration=np.column_stack([bins[:, :2] / counts, bins[:, 2]]) if bernoulli else None,
-        pixel_observed=x.mean(0).numpy(),
+        pixel_observed=x.reshape(n, width).mean(0).cpu().numpy(),
         pixel_replicated=pixel_replicated / n,
-        image_shape=image_shape,
+        image_shape=None if image_shape is None else tuple(image_shape),
+        note=None if image_shape is not None else NO_IMAGE_NOTE,
     )
 
 
 def summarize(check: PredictiveCheck) -> dict[str, dict]:
-    """Per statistic, the figures of ``ppc.json`` (see :data:`PPC_KEYS`)."""
+    """Per statistic, the figures of the check's JSON (see :data:`PPC_KEYS`)."""
     result = {}
     for name, observed in check.observed.items():
         replicated_means = np.nanmean(check.replicated[name], axis=1)  # (S,)
@@ -200,8 +227,9 @@ PPC_KEYS = {
 }
 
 
-def to_inference_data(check: PredictiveCheck) -> arviz.InferenceData:
+def to_inference_data(check: PredictiveCheck):
     """The check as ``arviz.InferenceData`` with one chain; see the README for groups and dims."""
+    import arviz
 
     def chain(values: np.ndarray) -> np.ndarray:
         return values[None]
@@ -220,81 +248,35 @@ def to_inference_data(check: PredictiveCheck) -> arviz.InferenceData:
         observed_data={**check.observed, "x_subset": check.x_subset},
         log_likelihood={"x": chain(check.log_likelihood)},
         dims=dims,
-        coords={"example": np.arange(len(next(iter(check.observed.values()))))},
+        coords={"example": np.arange(check.log_likelihood.shape[1])},
     )
 
 
-PPC_FILES = ("ppc.nc", "ppc.json", "ppc_statistics.png", "ppc_pvalues.png", "ppc_pixels.png")
+def check_files(stem: str) -> tuple[str, ...]:
+    """The files a check writes under ``stem`` (``ppc`` at the end of training)."""
+    return (f"{stem}.nc", f"{stem}.json", f"{stem}_statistics.png", f"{stem}_pvalues.png", f"{stem}_pixels.png")
 
 
-def plot_check(check: PredictiveCheck, idata: arviz.InferenceData, folder) -> None:
-    """Write ``ppc_statistics.png`` (arviz.plot_ppc), ``ppc_pvalues.png`` (arviz.plot_bpv) and
-    ``ppc_pixels.png`` (per-pixel frequencies and, for Bernoulli likelihoods, calibration)."""
-    from ppl_vae.plots import plt, save_figure
-
-    names = list(check.observed)
-    columns = min(3, len(names))
-    rows = -(-len(names) // columns)
-    for kind, filename in (("ppc", "ppc_statistics.png"), ("bpv", "ppc_pvalues.png")):
-        fig, axes = plt.subplots(rows, columns, figsize=(4 * columns, 3 * rows), squeeze=False)
-        for ax, name in zip(axes.flat, names):
-            if kind == "ppc":
-                arviz.plot_ppc(
-                    idata,
-                    var_names=[name],
-                    num_pp_samples=min(50, check.replicated[name].shape[0]),
-                    ax=ax,
-                    legend=ax is axes.flat[0],
-                    random_seed=0,
-                )
-            else:
-                arviz.plot_bpv(idata, var_names=[name], kind="u_value", ax=ax)
-                ax.set_title(name)
-        for ax in axes.flat[len(names) :]:
-            ax.axis("off")
-        save_figure(fig, folder / filename)
-    panels = 3 if check.calibration is not None else 2
-    fig, axes = plt.subplots(1, panels, figsize=(4 * panels, 3.6))
-    for ax, values, title in (
-        (axes[0], check.pixel_observed, "observed pixel frequency"),
-        (axes[1], check.pixel_replicated.mean(0), "replicated pixel frequency"),
-    ):
-        image = ax.imshow(values.reshape(check.image_shape), cmap="viridis", vmin=0, vmax=1)
-        ax.set_title(title, fontsize=9)
-        ax.axis("off")
-    fig.colorbar(image, ax=axes[:2].tolist(), shrink=0.8)
-    if check.calibration is not None:
-        used = check.calibration[:, 2] > 0
-        axes[2].plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1)
-        axes[2].plot(check.calibration[used, 0], check.calibration[used, 1], marker="o")
-        axes[2].set_xlabel("predicted pixel probability (bin mean)")
-        axes[2].set_ylabel("observed frequency of ink")
-        axes[2].set_title("calibration of p(x | z), z ~ q(z | x)", fontsize=9)
-    save_figure(fig, folder / "ppc_pixels.png")
-
-
-def write_check(check: PredictiveCheck, run_dir, extra: dict | None = None) -> dict:
-    """Write every file of :data:`PPC_FILES` into ``run_dir``, all or none.
+def write_check(check: PredictiveCheck, run_dir, extra: dict | None = None, stem: str = "ppc") -> dict:
+    """Write every file of :func:`check_files` into ``run_dir``, all or none.
 
     The files are made in a temporary folder inside ``run_dir`` and moved in only when all
-    exist, so a failed check leaves the previous files as they were.
+    exist, so a failed check leaves the previous files as they were. Without image
+    statistics the two statistic figures are not made.
     """
-    import json
-    import os
-    import shutil
-    import tempfile
-    from pathlib import Path
+    from ppl_vae.plots import plot_check
 
     run_dir = Path(run_dir)
-    summary = {**(extra or {}), "statistics": summarize(check)}
+    summary = {**(extra or {}), "note": check.note, "statistics": summarize(check)}
     idata = to_inference_data(check)
-    staging = Path(tempfile.mkdtemp(dir=run_dir, prefix=".ppc-"))
+    staging = Path(tempfile.mkdtemp(dir=run_dir, prefix=f".{stem}-"))
     try:
-        idata.to_netcdf(str(staging / "ppc.nc"))
-        (staging / "ppc.json").write_text(json.dumps(summary, indent=2) + "\n")
-        plot_check(check, idata, staging)
-        for name in PPC_FILES:
-            os.replace(staging / name, run_dir / name)
+        idata.to_netcdf(str(staging / f"{stem}.nc"))
+        (staging / f"{stem}.json").write_text(json.dumps(summary, indent=2) + "\n")
+        plot_check(check, idata, staging, stem)
+        for name in check_files(stem):
+            if (staging / name).exists():
+                os.replace(staging / name, run_dir / name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return summary

@@ -1,21 +1,19 @@
-"""Run directories: train an experiment into one, resume it, load its trained pair.
+"""Run directories: train an experiment into one, resume it, load its trained pair and its data.
 
 A run directory holds:
 
-- ``experiment.toml``: the resolved experiment (every default filled in; ``ppl-vae
-  train RUN/experiment.toml`` repeats the run);
+- ``experiment.toml``: the resolved experiment (every default filled in, the data factory's
+  choices pinned; ``ppl-vae train RUN/experiment.toml`` repeats the run);
+- ``run.json``: which data the run saw (fingerprint of every split, pinned options), the
+  shapes the pair was built with, device and dtype;
 - ``metrics.csv``: one row per epoch (:class:`ppl_vae.train.EpochRecord`);
-- ``checkpoint.pt``: the training state after the last finished epoch (parameters,
-  optimizer, RNG state, epoch, history, best parameters), written atomically;
-- ``summary.json``: final figures (keys in :data:`SUMMARY_KEYS`);
-- ``elbo_curves.png``, ``reconstructions.png``, ``prior_samples.png``;
-- ``ppc.nc``, ``ppc.json``, ``ppc_*.png``: a posterior predictive check (``ppl_vae.ppc``).
+- ``checkpoint.pt``: the training state after the last finished epoch, written atomically;
+- ``summary.json``: final figures (keys in :data:`ppl_vae.report.SUMMARY_KEYS`), and the files
+  of the report hooks that apply (``ppl_vae.report_hooks``): ``elbo_curves.png``,
+  ``reconstructions.png``, ``prior_samples.png`` or ``class_samples.png``, ``completions.png``,
+  ``classification.*``, ``ppc.*``.
 
-Label-conditioned models write ``class_samples.png`` (a class-by-sample grid) instead of
-``prior_samples.png``, and ``classification.json`` / ``classification.png`` (the Bayes-rule
-classifier, ``ppl_vae.classify``). Structured-output models write ``completions.png``
-(inputs, truths and sampled completions) instead of the reconstructions, prior samples and
-predictive check, which are about whole images x.
+Every command that writes into a run directory holds its lock (``ppl_vae.lock``) meanwhile.
 """
 
 from __future__ import annotations
@@ -28,108 +26,68 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import pyro
 import torch
-from pyro import poutine
 from torch import Tensor
 
-from ppl_vae.build import build_data, build_pair, model_class, model_support
-from ppl_vae.checkpoint import CheckpointError, atomic_write_bytes, load_checkpoint, load_module_state
-from ppl_vae.classify import classify_split
+from ppl_vae.build import Prepared, build_pair, fit_data, load_raw, place, prepare
+from ppl_vae.checkpoint import load_checkpoint, load_module_state
 from ppl_vae.config import Experiment, load_experiment
-from ppl_vae.data import Dataset, check_dataset, observed_field, scored_data
-from ppl_vae.evaluate import (
-    bits_per_dim,
-    frozen,
-    importance_weighted_log_likelihood,
-    khat_warning,
-    likelihood_summary,
-)
-from ppl_vae.pairing import PROBE_SIZE, Pairing, check_pair
-from ppl_vae.plots import plot_classification, plot_elbo_curves, plot_image_rows
-from ppl_vae.ppc import posterior_predictive_check, write_check
-from ppl_vae.predictive import output_predictive, posterior_predictive, prior_predictive
+from ppl_vae.data.containers import Dataset
+from ppl_vae.data.provenance import check_same_data
+from ppl_vae.device import DTYPES, resolve_device
+from ppl_vae.errors import CheckpointError, RunError
+from ppl_vae.evaluate import importance_weighted_log_likelihood
+from ppl_vae.lock import RunLock
+from ppl_vae.pair import Pair
+from ppl_vae.report import SCORES, ReportContext, RunView, run_reports, write_json, write_text
 from ppl_vae.train import EpochRecord, Trainer
-from ppl_vae.weights import sample_sites
 
 CHECKPOINT = "checkpoint.pt"
 EXPERIMENT = "experiment.toml"
-
-SUMMARY_KEYS = {
-    "experiment": "experiment name",
-    "data": "how the data was loaded and split",
-    "model": "registered model name",
-    "guide": "registered guide name",
-    "objective": "training objective (and num_particles)",
-    "scores": "what the figures below are log-likelihoods of: log p(x), log p(x | y) or log p(y | x)",
-    "x_dim": "D, numbers per example",
-    "epochs_run": "epochs trained",
-    "best_epoch": "epoch whose parameters were kept (best validation ELBO)",
-    "stopped_early": "true when patience ran out before training.epochs",
-    "train_seconds": "wall time of training, seconds",
-    "valid_bound_nats": "best validation bound (ELBO; IW-K bound for the iwae objective), nats per example",
-    "test_elbo_nats": "test ELBO, nats per example (mean over the evaluation.iw_samples draws per example)",
-    "test_elbo_bits_per_dim": "test ELBO in bits per dimension = -nats / (D ln 2), D the width of what is "
-    "scored (x, or the output y) (lower is better)",
-    "ppc_flagged": "statistics that the end-of-training posterior predictive check flags (see ppc.json); "
-    "null for structured-output models, whose outputs are not whole images",
-    "classification": "label-conditioned models only: the Bayes-rule classifier on the test split "
-    "(classification.json, keys in ppl_vae.classify.CLASSIFICATION_KEYS)",
-    "test_importance_weighted": "the evaluation.json figures (ppl_vae.evaluate.EVALUATION_KEYS) on the test "
-    "split with K = evaluation.iw_samples",
-}
+RUN_INFO = "run.json"
 
 
-SCORES = {None: "log p(x)", "labels": "log p(x | y), labels y", "input": "log p(y | x), output y of input x"}
+def _created(path: Path, exist_ok: bool) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=exist_ok)
+    except FileExistsError:
+        if not exist_ok:
+            raise
+        raise RunError(f"the run directory {path} is an existing file; choose another --run-dir") from None
+    except OSError as error:
+        raise RunError(f"cannot create the run directory {path}: {error.strerror or error}") from None
+    if not path.is_dir():
+        raise RunError(f"the run directory {path} is an existing file; choose another --run-dir")
 
 
-class RunError(ValueError):
-    """A run directory that cannot be used as asked."""
+def holds_run(path: Path) -> bool:
+    return (path / EXPERIMENT).exists() or (path / CHECKPOINT).exists()
 
 
-@dataclass
-class Prepared:
-    """Everything a run needs, built and checked before anything is written."""
-
-    experiment: Experiment
-    data: Dataset
-    model: Any
-    guide: Any
-    pairing: Pairing
-
-
-def prepare(experiment: Experiment) -> Prepared:
-    """Load the data, build the pair (seeded) and check data and pairing; writes nothing."""
-    cls = model_class(experiment)
-    data = build_data(experiment)
-    check_dataset(data, model_support(experiment), observed_field(cls), getattr(cls, "conditioning", None))
-    pyro.set_rng_seed(experiment.training.seed)
-    model, guide = build_pair(experiment, data.x_dim, data.num_classes, data.y_dim)
-    probe = data.valid  # binarized even when training batches are binarized on the fly
-    with frozen(experiment.training.seed):  # the check draws samples: keep them out of training's RNG stream
-        pairing = check_pair(
-            model,
-            guide,
-            probe.x[:PROBE_SIZE],
-            None if probe.y is None else probe.y[:PROBE_SIZE],
-            experiment.sections["model"]["name"],
-            experiment.sections["guide"]["name"],
-        )
-    return Prepared(experiment, data, model, guide, pairing)
+def check_new_run_dir(path: Path) -> None:
+    """Refuse, before any work, a ``--run-dir`` that is a file, cannot be a folder or already holds a run."""
+    try:
+        is_file = path.exists() and not path.is_dir()
+    except OSError as error:
+        raise RunError(f"cannot create the run directory {path}: {error.strerror or error}") from None
+    if is_file:
+        raise RunError(f"the run directory {path} is an existing file; choose another --run-dir")
+    if holds_run(path):
+        raise RunError(f"{path} already holds a run; resume it with --resume {path} or choose another --run-dir")
 
 
-def default_run_dir(experiment: Experiment) -> Path:
-    """``runs/NAME-TIMESTAMP``, with ``-2``, ``-3``... when that folder is already taken."""
+def new_default_run_dir(experiment: Experiment) -> Path:
+    """Create ``runs/NAME-TIMESTAMP`` (``-2``, ``-3``... when taken); the creation itself claims the name,
+    so two processes never share one."""
     base = Path("runs") / f"{experiment.name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
     candidate, suffix = base, 1
-    while candidate.exists():
-        suffix += 1
-        candidate = base.with_name(f"{base.name}-{suffix}")
-    return candidate
-
-
-def write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, lambda f: f.write(text.encode()))
+    while True:
+        try:
+            _created(candidate, exist_ok=False)
+            return candidate
+        except FileExistsError:
+            suffix += 1
+            candidate = base.with_name(f"{base.name}-{suffix}")
 
 
 def write_metrics(path: Path, history: list[EpochRecord]) -> None:
@@ -145,25 +103,35 @@ def _trainer(prepared: Prepared, run_dir: Path, callbacks) -> Trainer:
         write_metrics(run_dir / "metrics.csv", trainer.history)
 
     return Trainer(
-        prepared.model,
-        prepared.guide,
-        prepared.data,
-        prepared.experiment.training,
-        prepared.pairing.max_plate_nesting,
-        run_dir / CHECKPOINT,
-        [metrics, *callbacks],
+        prepared.pair, prepared.data, prepared.experiment.training, run_dir / CHECKPOINT, [metrics, *callbacks]
     )
 
 
-def train_experiment(experiment: Experiment, run_dir: Path | None = None, callbacks=()) -> Path:
-    """Train ``experiment`` into a new run directory (default ``runs/NAME-TIMESTAMP``); returns it."""
-    run_dir = Path(run_dir) if run_dir is not None else default_run_dir(experiment)
-    if (run_dir / CHECKPOINT).exists() or (run_dir / EXPERIMENT).exists():
-        raise RunError(f"{run_dir} already holds a run; resume it with --resume {run_dir} or choose another --run-dir")
-    prepared = prepare(experiment)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_text(run_dir / EXPERIMENT, experiment.to_toml())
-    return _fit_and_report(prepared, _trainer(prepared, run_dir, callbacks), run_dir)
+def train_experiment(
+    experiment: Experiment, run_dir: Path | None = None, callbacks=(), device: str | None = None
+) -> Path:
+    """Train ``experiment`` into a new run directory (default ``runs/NAME-TIMESTAMP``); returns it.
+
+    Everything is checked before the directory is made; ``device`` overrides ``training.device``.
+    """
+    if run_dir is not None:
+        run_dir = Path(run_dir)
+        check_new_run_dir(run_dir)
+    prepared = prepare(experiment, device)
+    for note in prepared.notes:
+        print(note)
+    if run_dir is None:
+        run_dir = new_default_run_dir(experiment)
+    else:
+        _created(run_dir, exist_ok=True)
+    with RunLock(run_dir, "train"):
+        check_new_run_dir(run_dir)
+        write_text(run_dir / EXPERIMENT, prepared.experiment.to_toml())
+        write_json(run_dir / RUN_INFO, prepared.record)
+        trainer = _trainer(prepared, run_dir, callbacks)
+        trainer.fit()
+        report(prepared, trainer, run_dir)
+    return run_dir
 
 
 def read_run_experiment(run_dir: Path) -> Experiment:
@@ -173,204 +141,123 @@ def read_run_experiment(run_dir: Path) -> Experiment:
     return load_experiment(str(path))
 
 
-def resume(run_dir: Path, callbacks=()) -> Path:
+def read_run_info(run_dir: Path) -> dict[str, Any]:
+    path = Path(run_dir) / RUN_INFO
+    try:
+        info = json.loads(path.read_text())
+    except (OSError, ValueError):
+        raise RunError(
+            f"{run_dir} has no readable {RUN_INFO}: it was made by an older ppl_vae; train it again"
+        ) from None
+    if info.get("format") != "ppl_vae.run/1":
+        raise RunError(f"{path} is not a ppl_vae run record (expected format ppl_vae.run/1)")
+    return info
+
+
+def resume(run_dir: Path, callbacks=(), device: str | None = None) -> Path:
     """Continue an interrupted run from its checkpoint; refuses (touching nothing) on any mismatch."""
     run_dir = Path(run_dir)
     experiment = read_run_experiment(run_dir)
-    state = load_checkpoint(run_dir / CHECKPOINT)
-    prepared = prepare(experiment)
-    trainer = _trainer(prepared, run_dir, callbacks)
-    try:
-        trainer.load_state_dict(state, run_dir / CHECKPOINT)
-    except KeyError as error:
-        raise CheckpointError(f"checkpoint {run_dir / CHECKPOINT} lacks the entry {error}") from error
-    if trainer.finished and (run_dir / "summary.json").exists():
-        raise RunError(f"{run_dir} already finished (epoch {trainer.epoch}); nothing to resume")
-    return _fit_and_report(prepared, trainer, run_dir)
-
-
-def _fit_and_report(prepared: Prepared, trainer: Trainer, run_dir: Path) -> Path:
-    trainer.fit()
-    report(prepared, trainer, run_dir)
+    with RunLock(run_dir, "train --resume"):
+        info = read_run_info(run_dir)
+        state = load_checkpoint(run_dir / CHECKPOINT)
+        prepared = prepare(experiment, device, recorded=info)
+        trainer = _trainer(prepared, run_dir, callbacks)
+        try:
+            trainer.load_state_dict(state, run_dir / CHECKPOINT)
+        except KeyError as error:
+            raise CheckpointError(f"checkpoint {run_dir / CHECKPOINT} lacks the entry {error}") from error
+        if trainer.finished and (run_dir / "summary.json").exists():
+            raise RunError(f"{run_dir} already finished (epoch {trainer.epoch}); nothing to resume")
+        trainer.fit()
+        report(prepared, trainer, run_dir)
     return run_dir
 
 
 def report(prepared: Prepared, trainer: Trainer, run_dir: Path) -> dict[str, Any]:
-    """Final figures and plots of a trained pair (best parameters loaded); writes summary.json."""
-    experiment, data, model, guide = prepared.experiment, prepared.data, prepared.model, prepared.guide
-    evaluation, training = experiment.evaluation, experiment.training
-    nesting = prepared.pairing.max_plate_nesting
-    test = data.test
-    estimate = importance_weighted_log_likelihood(
-        model, guide, test.x, test.y, evaluation.iw_samples, seed=training.seed, max_plate_nesting=nesting
-    )
-    test_elbo = estimate.elbo.mean().item()
-    dim = scored_data(model, test.x, test.y).shape[1]
-    history = trainer.history
-    summary = {
+    """summary.json and the figures of a trained pair (best parameters loaded), through the report hooks."""
+    experiment, data, pair = prepared.experiment, prepared.data, prepared.pair
+    training, contract = experiment.training, pair.model_contract
+    scored = pair.scored(data.test.x, data.test.y)
+    shapes = prepared.record["shapes"]
+    base = {
         "experiment": experiment.name,
         "data": data.description,
-        "model": experiment.sections["model"]["name"],
-        "guide": experiment.sections["guide"]["name"],
+        "model": pair.model_name,
+        "guide": pair.guide_name,
         "objective": f"{training.objective} (K={training.num_particles})",
-        "scores": SCORES[getattr(model, "conditioning", None)],
-        "x_dim": data.x_dim,
+        "scores": SCORES[contract.conditioning],
+        "levels": data.levels,
+        "dequantized": shapes["levels"] is not None,
+        "event_shape": list(scored.shape[1:]),
+        "dimensions": scored[0].numel(),
+        "device": prepared.record["device"],
+        "dtype": prepared.record["dtype"],
         "epochs_run": trainer.epoch,
         "best_epoch": trainer.best_epoch,
         "stopped_early": trainer.epoch < training.epochs,
-        "train_seconds": round(sum(r.seconds for r in history), 2),
+        "train_seconds": round(sum(r.seconds for r in trainer.history), 2),
         "valid_bound_nats": trainer.best_valid_bound,
-        "test_elbo_nats": test_elbo,
-        "test_elbo_bits_per_dim": bits_per_dim(test_elbo, dim),
     }
-    summary["test_importance_weighted"] = likelihood_summary(estimate, dim)
-    warning = khat_warning(summary["test_importance_weighted"])
-    if warning:
-        print(warning)
-    plot_elbo_curves(
-        [r.epoch for r in history],
-        [r.train_objective for r in history],
-        [r.valid_bound for r in history],
-        run_dir / "elbo_curves.png",
-    )
-    conditioning = getattr(model, "conditioning", None)
-    if conditioning == "input":
-        plot_completions(model, data, test.x[:12], test.y[:12], 5, training.seed, run_dir / "completions.png")
-        summary["ppc_flagged"] = None
-    else:
-        summary.update(_image_figures(prepared, run_dir))
-    write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
-    return summary
-
-
-def _image_figures(prepared: Prepared, run_dir: Path) -> dict[str, Any]:
-    """Figures of a model that generates whole images x: reconstructions, samples (by class for a
-    label-conditioned model, with its classifier) and the predictive check; returns summary entries."""
-    data, model, guide = prepared.data, prepared.model, prepared.guide
-    evaluation, training, test = prepared.experiment.evaluation, prepared.experiment.training, prepared.data.test
-    nesting = prepared.pairing.max_plate_nesting
-    summary: dict[str, Any] = {}
-    with frozen(training.seed):
-        shown = test.x[:12]
-        y = None if test.y is None else test.y[:12]
-        reconstruction = posterior_predictive(model, guide, shown, y)[1].mean[0]
-        plot_image_rows(
-            [("test images", shown), ("reconstructions (mean of p(x|z), z ~ q(z|x))", reconstruction)],
-            data.image_shape,
-            12,
-            run_dir / "reconstructions.png",
-        )
-    if getattr(model, "conditioning", None) == "labels":
-        plot_class_samples(model, data.image_shape, 12, training.seed, run_dir / "class_samples.png")
-        summary["classification"] = write_classification(
-            model, guide, test.x, test.y, data, "test", evaluation.classify_samples, training.seed, nesting, run_dir
-        )
-    else:
-        with frozen(training.seed):
-            samples = prior_predictive(model, 48)[1].mean[0]
-        plot_image_rows(
-            [("prior samples (mean of p(x|z), z ~ p(z))", samples)], data.image_shape, 12, run_dir / "prior_samples.png"
-        )
-    shown = test.x[: evaluation.ppc_examples]
-    check = posterior_predictive_check(
-        model,
-        guide,
-        shown,
-        None if test.y is None else test.y[: len(shown)],
-        evaluation.ppc_samples,
-        image_shape=data.image_shape,
-        seed=training.seed,
-    )
-    ppc = write_check(
-        check, run_dir, {"split": "test", "num_examples": len(shown), "num_samples": evaluation.ppc_samples}
-    )
-    summary["ppc_flagged"] = sorted(name for name, row in ppc["statistics"].items() if row["flagged"])
-    return summary
-
-
-def plot_class_samples(model, image_shape: tuple[int, int], per_class: int, seed: int, path: Path) -> None:
-    """A class-by-sample grid of a label-conditioned model: one row of ``per_class`` draws per class."""
-    labels = torch.arange(model.num_classes).repeat_interleave(per_class)
-    with frozen(seed):
-        means = prior_predictive(model, len(labels), labels)[1].mean[0]
-    rows = [(f"y = {c}", means[c * per_class : (c + 1) * per_class]) for c in range(model.num_classes)]
-    rows[0] = ("y = 0 (each row: mean of p(x | z, y), z ~ p(z), for its class y)", rows[0][1])
-    plot_image_rows(rows, image_shape, per_class, path)
-
-
-def plot_completions(model, data: Dataset, x: Tensor, y: Tensor, draws: int, seed: int, path: Path) -> None:
-    """A structured-output model's completions of inputs x (N, D): input, truth, and ``draws`` rows of
-    the mean of p(y | x, z), z ~ p(z | x) (one row for a model without latents: its answer is fixed)."""
-    with frozen(seed):
-        means = output_predictive(model, x, draws)[1].mean
-    if not sample_sites(poutine.trace(model).get_trace(x[:1], y=None)).keys() - {observed_field(model)}:
-        means = means[:1]
-    rows = [("input (output region grey)", data.images(x, torch.full_like(y, 0.5))), ("truth", data.images(x, y))]
-    rows += [(f"draw {i + 1}", data.images(x, m)) for i, m in enumerate(means)]
-    plot_image_rows(rows, data.image_shape, len(x), path)
-
-
-def write_classification(
-    model,
-    guide,
-    x: Tensor,
-    labels: Tensor,
-    data: Dataset,
-    split: str,
-    num_samples: int,
-    seed: int,
-    nesting: int,
-    run_dir: Path,
-) -> dict:
-    """Bayes-rule classification (``ppl_vae.classify``) of ``x`` (N, D), examples of ``split`` with true
-    ``labels`` (N,), p(y) from ``data``'s training labels; writes classification.json and .png."""
-    summary, real, outliers = classify_split(model, guide, x, labels, data.train.y, num_samples, seed, nesting)
-    summary = {"split": split, **summary}
-    write_text(run_dir / "classification.json", json.dumps(summary, indent=2) + "\n")
-    plot_classification(summary["confusion_matrix"], real.fit_score, outliers.fit_score, run_dir / "classification.png")
-    return summary
+    view = RunView.of(pair, data.image_shape, data.num_classes)
+    return run_reports(ReportContext(run_dir, experiment, pair, data, trainer.history, view), base)
 
 
 @dataclass
 class TrainedRun:
-    """A run's experiment and its pair with the best parameters loaded (no data loaded)."""
+    """A run's experiment and its pair with the best parameters loaded; its data loads on demand.
+
+    ``info`` is the run's ``run.json``; ``view`` what report hooks and sample figures read.
+    """
 
     directory: Path
     experiment: Experiment
-    model: Any
-    guide: Any
-    x_dim: int
-    num_classes: int | None
-    image_shape: tuple[int, int]
-    max_plate_nesting: int
+    pair: Pair
+    info: dict[str, Any]
+    view: RunView
+    _data: Dataset | None = None
+
+    def data(self) -> Dataset:
+        """The run's dataset, rebuilt as it was trained (pinned options, same transforms), on the pair's
+        device; refused in one sentence when the files on disk no longer match the run's fingerprint."""
+        if self._data is None:
+            raw = load_raw(self.experiment.sections["data"])
+            check_same_data(self.info["data"], raw, str(self.directory))
+            contract, training = self.pair.model_contract, self.experiment.training
+            data, _, _ = fit_data(
+                raw, contract, self.experiment.sections["data"], training.seed, DTYPES[training.dtype]
+            )
+            self._data = place(data, self.pair.device)
+        return self._data
+
+    def log_likelihood(self, x: Tensor, y: Tensor | None = None, num_samples: int = 1000, seed: int = 0) -> Tensor:
+        """Per-example log-likelihood estimate (N,), nats: importance-weighted with K = ``num_samples``
+        (exact for a model without latents); see ``ppl_vae.evaluate``."""
+        return importance_weighted_log_likelihood(self.pair, x, y, num_samples, seed=seed).log_likelihood
 
 
-def load_trained(run_dir: Path) -> TrainedRun:
-    """Rebuild a run's pair from experiment.toml and load the kept (best) parameters."""
+def shapes_from(info: dict[str, Any]) -> dict[str, Any]:
+    return {k: (tuple(v) if isinstance(v, list) else v) for k, v in info["shapes"].items()}
+
+
+def load_trained(run_dir: Path, device: str | None = None) -> TrainedRun:
+    """Rebuild a run's pair from experiment.toml and run.json and load the kept (best) parameters.
+
+    ``device``: where to put it (default ``auto``); any device can load a run trained on any other.
+    """
     run_dir = Path(run_dir)
     experiment = read_run_experiment(run_dir)
+    info = read_run_info(run_dir)
     state = load_checkpoint(run_dir / CHECKPOINT)
-    try:
-        info, best = state["data_info"], state["best"]
-    except KeyError as error:
-        raise CheckpointError(f"checkpoint {run_dir / CHECKPOINT} lacks the entry {error}") from error
     if not state.get("epoch"):
         raise RunError(f"{run_dir} has no trained model yet (no finished epoch)")
-    model, guide = build_pair(experiment, info["x_dim"], info["num_classes"], info.get("y_dim"))
-    load_module_state(model, best["model"], "model", run_dir / CHECKPOINT)
-    load_module_state(guide, best["guide"], "guide", run_dir / CHECKPOINT)
-    return TrainedRun(
-        run_dir,
-        experiment,
-        model,
-        guide,
-        info["x_dim"],
-        info["num_classes"],
-        tuple(info["image_shape"]),
-        state.get("max_plate_nesting", 1),
-    )
-
-
-def load_run_data(run: TrainedRun) -> Dataset:
-    """The run's dataset, loaded and binarized as when it was trained."""
-    return build_data(run.experiment)
+    if "best" not in state:
+        raise CheckpointError(f"checkpoint {run_dir / CHECKPOINT} lacks the entry 'best'")
+    resolved, _ = resolve_device(device or "auto")
+    shapes = shapes_from(info)
+    torch.manual_seed(experiment.training.seed)
+    pair = build_pair(experiment, shapes).to(resolved, DTYPES[info["dtype"]])
+    pair.max_plate_nesting = info["max_plate_nesting"]
+    load_module_state(pair, state["best"], "model and guide", run_dir / CHECKPOINT)
+    view = RunView.of(pair, shapes["image_shape"], shapes["num_classes"])
+    return TrainedRun(run_dir, experiment, pair, info, view)

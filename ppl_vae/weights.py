@@ -32,7 +32,7 @@ def vectorized(fn, num_particles: int, max_plate_nesting: int = 1):
     return wrapped
 
 
-def _per_example(site: dict, key: str, shape: tuple[int, int]) -> Tensor:
+def per_example(site: dict, key: str, shape: tuple[int, int]) -> Tensor:
     """A site's log-density (K, N, *inner plates) summed over the inner plates: (K, N)."""
     log_prob = site[key]
     return sum_rightmost(log_prob, max(log_prob.dim() - 2, 0)).expand(shape)
@@ -49,7 +49,7 @@ def traced_log_weights(
 ) -> tuple[Tensor, poutine.Trace, poutine.Trace]:
     """Log-weights (K, N) in nats, with the guide and model traces they came from.
 
-    ``x``: (N, D) data; ``y``: labels or conditioning input for conditional pairs.
+    ``x``: (N, *x_shape) data; ``y``: labels, outputs or None.
     ``scaled=False`` uses the unscaled log-densities (true log p(x, z) - log q(z | x),
     whatever ``poutine.scale`` a training objective applied); ``scaled=True`` uses the
     scaled ones (for training objectives such as a beta-weighted bound).
@@ -63,8 +63,8 @@ def traced_log_weights(
     model_trace.compute_log_prob()
     guide_trace.compute_log_prob()
     model_sites, guide_sites = sample_sites(model_trace), sample_sites(guide_trace)
-    log_w = sum(_per_example(s, key, shape) for s in model_sites.values())
-    log_w = log_w - sum(_per_example(s, key, shape) for s in guide_sites.values())
+    log_w = sum(per_example(s, key, shape) for s in model_sites.values())
+    log_w = log_w - sum(per_example(s, key, shape) for s in guide_sites.values())
     return log_w, guide_trace, model_trace
 
 

@@ -6,15 +6,15 @@ import pyro
 import pytest
 import torch
 
-import ppl_vae  # noqa: F401  (module-local Pyro parameters)
 from ppl_vae.config import load_experiment
 from ppl_vae.data import Dataset, Split
 
 FAST = [
-    "model.hidden=[32]",
-    "guide.hidden=[32]",
+    "model.decoder.hidden=[32]",
+    "guide.encoder.hidden=[32]",
     "model.latent_dim=4",
     "training.epochs=3",
+    "training.device='cpu'",
     "evaluation.iw_samples=20",
     "evaluation.ppc_samples=5",
     "evaluation.ppc_examples=40",
@@ -39,11 +39,11 @@ def fast_experiment():
 
 @pytest.fixture
 def binary_batch():
-    return torch.bernoulli(torch.full((6, 64), 0.3))
+    return torch.bernoulli(torch.full((6, 1, 8, 8), 0.3))
 
 
 def synthetic_binary(n: int = 600, x_dim: int = 16, seed: int = 0) -> Dataset:
-    """Random binary data (N, x_dim) from a few prototypes with flipped bits; for tests."""
+    """Random binary vectors (N, x_dim) from a few prototypes with flipped bits, 4 classes; for tests."""
     generator = torch.Generator().manual_seed(seed)
     prototypes = torch.bernoulli(torch.full((4, x_dim), 0.5), generator=generator)
     labels = torch.randint(0, 4, (n,), generator=generator)
@@ -51,6 +51,4 @@ def synthetic_binary(n: int = 600, x_dim: int = 16, seed: int = 0) -> Dataset:
     x = (prototypes[labels] + flips) % 2
     cut = [int(0.7 * n), int(0.85 * n)]
     parts = [Split(x[a:b], labels[a:b]) for a, b in zip([0, *cut], [*cut, n])]
-    side = int(x_dim**0.5)
-    shape = (side, side) if side * side == x_dim else (1, x_dim)
-    return Dataset("synthetic", *parts, shape, 4, f"synthetic binary, {n} examples, seed {seed}")
+    return Dataset("synthetic", *parts, num_classes=4, levels=2, description=f"synthetic binary, {n} examples")

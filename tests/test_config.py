@@ -5,22 +5,29 @@ from __future__ import annotations
 import pytest
 
 from ppl_vae.build import build_pair
-from ppl_vae.config import ConfigError, load_experiment, parse_override, shipped_experiments
-from ppl_vae.registry import MODELS, UnknownNameError
+from ppl_vae.config import load_experiment, parse_override, shipped_experiments
+from ppl_vae.errors import ConfigError, NameTakenError, UnknownNameError
+from ppl_vae.registry import MODELS, Registry
+
+SHAPES = {"x_shape": (1, 8, 8), "y_shape": None, "num_classes": 10, "levels": None, "image_shape": (1, 8, 8)}
 
 
 def test_default_and_overrides():
-    experiment = load_experiment(None, ["training.epochs=7", "model.hidden=[64, 32]", "guide.activation=tanh"])
+    experiment = load_experiment(
+        None, ["training.epochs=7", "model.decoder.hidden=[64, 32]", "guide.encoder.activation=tanh"]
+    )
     assert experiment.training.epochs == 7
-    assert experiment.sections["model"]["hidden"] == [64, 32]
-    assert experiment.sections["guide"]["activation"] == "tanh"
+    assert experiment.sections["model"]["decoder"] == {"name": "mlp", "hidden": [64, 32], "activation": "relu"}
+    assert experiment.sections["guide"]["encoder"]["activation"] == "tanh"
+    swapped = load_experiment(None, ["model.decoder='conv'", "model.decoder.channels=[8, 4]"])
+    assert swapped.sections["model"]["decoder"] == {"name": "conv", "channels": [8, 4]}
     assert experiment.training.learning_rate == pytest.approx(3e-3)
 
 
 def test_parse_override():
-    assert parse_override("training.beta=0.5") == ("training", "beta", 0.5)
-    assert parse_override('model.name="gaussian_vae"') == ("model", "name", "gaussian_vae")
-    assert parse_override("model.name=gaussian_vae") == ("model", "name", "gaussian_vae")
+    assert parse_override("training.beta=0.5") == ("training", ["beta"], 0.5)
+    assert parse_override('model.name="gaussian_vae"') == ("model", ["name"], "gaussian_vae")
+    assert parse_override("model.decoder.hidden=[3]") == ("model", ["decoder", "hidden"], [3])
     with pytest.raises(ConfigError, match="section.key=value"):
         parse_override("epochs=3")
 
@@ -28,10 +35,14 @@ def test_parse_override():
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ("training.epoch=3", r"unknown key 'epoch' in section \[training\] \(did you mean 'epochs'\?\)"),
+        ("training.epoch=3", r"unknown key 'epoch' in \[training\] \(did you mean 'epochs'\?\)"),
         ("training.epochs=2.5", r"\[training\] epochs must be a whole number"),
         ("training.learning_rate=0", "'learning_rate' must be positive"),
-        ("training.objective=elbo", "valid objectives: trace_elbo, analytic_kl, iwae"),
+        ("training.objective=elbo", "unknown training.objective 'elbo'; valid values: trace_elbo, analytic_kl, iwae"),
+        ("training.schedule=linear", "valid values: constant, exponential, cosine, iwae"),
+        ("training.dtype=float16", "valid values: float32, float64"),
+        ("data.binarize=nosuch", "unknown data.binarize 'nosuch'; valid values: auto, none, threshold, dynamic"),
+        ("data.dequantize=yes", "unknown data.dequantize 'yes'; valid values: auto, uniform"),
         ("trainer.epochs=3", "unknown section 'trainer'"),
         ("experiment.plugin=['x.py']", r"did you mean 'plugins'"),
     ],
@@ -43,12 +54,14 @@ def test_bad_overrides(override, message):
 
 def test_file_sections_replace_or_merge(tmp_path):
     path = tmp_path / "mine.toml"
-    path.write_text('[model]\nname = "gaussian_vae"\nscale = "fixed"\n\n[training]\nepochs = 2\n')
+    path.write_text(
+        '[model]\nname = "gaussian_vae"\nscale = "fixed"\n\n[training]\nepochs = 2\n\n[guide.encoder]\nhidden = [7]\n'
+    )
     experiment = load_experiment(str(path))
     assert experiment.name == "mine"
     assert experiment.sections["model"] == {"name": "gaussian_vae", "scale": "fixed"}
     assert experiment.training.epochs == 2 and experiment.training.batch_size == 100
-    assert experiment.sections["guide"]["hidden"] == [128]
+    assert experiment.sections["guide"]["encoder"] == {"name": "mlp", "hidden": [7], "activation": "relu"}
 
 
 def test_unknown_section_and_bad_toml(tmp_path):
@@ -73,12 +86,13 @@ def test_shipped_experiments_load():
 def test_unknown_model_key_and_name():
     with pytest.raises(
         ConfigError,
-        match=r"unknown key 'latnt_dim' in section \[model\] for model 'bernoulli_vae' "
-        r"\(did you mean 'latent_dim'\?\)",
+        match=r"unknown key 'latnt_dim' in \[model\] for model 'bernoulli_vae' \(did you mean 'latent_dim'\?\)",
     ):
-        build_pair(load_experiment(None, ["model.latnt_dim=3"]), 64, 10)
+        build_pair(load_experiment(None, ["model.latnt_dim=3"]), SHAPES)
     with pytest.raises(UnknownNameError, match="unknown model 'nope'; valid models: baseline_predictor, bernoulli_vae"):
-        build_pair(load_experiment(None, ["model.name=nope"]), 64, 10)
+        build_pair(load_experiment(None, ["model.name=nope"]), SHAPES)
+    with pytest.raises(ConfigError, match="latent_dim must be a positive whole number, got 0"):
+        build_pair(load_experiment(None, ["model.latent_dim=0"]), SHAPES)
 
 
 def test_user_plugin_registers_a_model(tmp_path):
@@ -93,7 +107,17 @@ def test_user_plugin_registers_a_model(tmp_path):
     path = tmp_path / "exp.toml"
     path.write_text("[experiment]\nplugins = ['my_models.py']\n\n[model]\nname = 'test_plugin_vae'\n")
     experiment = load_experiment(str(path))
-    model, guide = build_pair(experiment, 64, 10)
-    build_pair(experiment, 64, 10)  # loading the plugins again must not register twice
-    assert type(model).__name__ == "Mine" and "test_plugin_vae" in MODELS.names()
-    assert guide.latent_dim == model.latent_dim
+    pair = build_pair(experiment, SHAPES)
+    build_pair(experiment, SHAPES)  # loading the plugins again must not register twice
+    assert type(pair.model).__name__ == "Mine" and "test_plugin_vae" in MODELS.names()
+    assert pair.guide.latent_dim == pair.model.latent_dim
+
+
+def test_a_taken_name_is_refused():
+    registry = Registry("model", {"builtin_vae": "somewhere.else"})
+    registry.register("mine")(lambda: None)
+    with pytest.raises(NameTakenError, match="a model named 'mine' is already registered"):
+        registry.register("mine")(lambda: None)
+    with pytest.raises(NameTakenError, match="'builtin_vae' is already registered \\(built in, by somewhere.else\\)"):
+        registry.register("builtin_vae")(lambda: None)
+    assert registry.names() == ["builtin_vae", "mine"]

@@ -8,28 +8,31 @@ import pyro.distributions as dist
 import pytest
 import torch
 
+from ppl_vae.errors import DataError, MeasureError
 from ppl_vae.evaluate import importance_weighted_log_likelihood
-from ppl_vae.guides.gaussian import GaussianEncoder
-from ppl_vae.models.bernoulli import BernoulliVAE
-from ppl_vae.models.linear_gaussian import LinearGaussianModel
+from ppl_vae.guides import DeltaEncoder, GaussianEncoder
+from ppl_vae.models import BernoulliVAE, LinearGaussianModel
+from ppl_vae.pair import Pair
 from ppl_vae.pairing import PairingError
 from ppl_vae.weights import traced_log_weights
 
+LINEAR = {"name": "mlp", "hidden": []}
 
-def ppca_pair(exact_guide: bool):
+
+def ppca_pair(exact_guide: bool, dtype: torch.dtype = torch.float32) -> tuple[Pair, torch.Tensor]:
     """A 6-D PPCA with orthogonal W (so the exact posterior is diagonal) and a linear guide."""
     torch.manual_seed(0)
-    model = LinearGaussianModel(6, latent_dim=2, noise_scale=0.5)
+    model = LinearGaussianModel((6,), latent_dim=2, noise_scale=0.5)
     q, _ = torch.linalg.qr(torch.randn(6, 2))
     weight = q * torch.tensor([2.0, 1.0])
     bias = torch.randn(6)
-    guide = GaussianEncoder(6, latent_dim=2, hidden=(), min_scale=0.0)
+    guide = GaussianEncoder((6,), latent_dim=2, encoder=LINEAR, min_scale=0.0)
     with torch.no_grad():
         model.linear.weight.copy_(weight)
         model.linear.bias.copy_(bias)
         m = weight.T @ weight + 0.25 * torch.eye(2)  # diagonal: W has orthogonal columns
         m_inv = torch.linalg.inv(m)
-        layer = guide.encoder[0]
+        layer = guide.encoder.layers[0]
         layer.weight.zero_()
         layer.bias.zero_()
         layer.weight[:2] = m_inv @ weight.T
@@ -39,22 +42,25 @@ def ppca_pair(exact_guide: bool):
         if not exact_guide:
             layer.weight[:2] *= 0.8
             layer.bias[2:] = torch.log(torch.expm1(posterior_sd * 1.5))
+    pair = Pair(model, guide).to(dtype)
     x = model(num_samples=200).detach()
-    return model, guide, x
+    return pair, x
 
 
 def test_exact_guide_gives_exact_likelihood_with_one_sample():
-    model, guide, x = ppca_pair(exact_guide=True)
-    estimate = importance_weighted_log_likelihood(model, guide, x, num_samples=1)
-    exact = model.exact_log_likelihood(x)
+    pair, x = ppca_pair(exact_guide=True)
+    estimate = importance_weighted_log_likelihood(pair, x, num_samples=1)
+    exact = pair.model.exact_log_likelihood(x)
     assert torch.allclose(estimate.log_likelihood, exact, atol=1e-3)
     assert torch.allclose(estimate.elbo, exact, atol=1e-3)
 
 
-def test_bounds_order_and_convergence_on_ppca():
-    model, guide, x = ppca_pair(exact_guide=False)
-    exact = model.exact_log_likelihood(x).mean().item()
-    estimates = {k: importance_weighted_log_likelihood(model, guide, x, num_samples=k, seed=1) for k in (1, 10, 1000)}
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_bounds_order_and_convergence_on_ppca(dtype):
+    pair, x = ppca_pair(exact_guide=False, dtype=dtype)
+    exact = pair.model.exact_log_likelihood(x).mean().item()
+    estimates = {k: importance_weighted_log_likelihood(pair, x, num_samples=k, seed=1) for k in (1, 10, 1000)}
+    assert all(e.log_likelihood.dtype == dtype for e in estimates.values())
     iw = {k: e.log_likelihood.mean().item() for k, e in estimates.items()}
     se = {k: (e.log_likelihood.std() / math.sqrt(len(x))).item() for k, e in estimates.items()}
     elbo = estimates[1000].elbo.mean().item()
@@ -67,61 +73,62 @@ def test_bounds_order_and_convergence_on_ppca():
 
 def test_estimator_matches_hand_computation():
     torch.manual_seed(0)
-    model = BernoulliVAE(5, latent_dim=2, hidden=(3,))
-    guide = GaussianEncoder(5, latent_dim=2, hidden=(3,))
+    model = BernoulliVAE((5,), latent_dim=2, decoder={"name": "mlp", "hidden": [3]})
+    guide = GaussianEncoder((5,), latent_dim=2, encoder={"name": "mlp", "hidden": [3]})
     x = torch.bernoulli(torch.full((4, 5), 0.5))
     with torch.no_grad():
         log_w, guide_trace, _ = traced_log_weights(model, guide, x, num_particles=7)
-    z = guide_trace.nodes["z"]["value"]  # (7, 4, 2)
-    loc, raw = guide.encoder(x).split(2, dim=-1)
-    scale = torch.nn.functional.softplus(raw) + guide.min_scale
-    log_q = torch.distributions.Normal(loc, scale).log_prob(z).sum(-1)
-    log_prior = torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(-1)
-    logits = model.decoder.net(z)
+        z = guide_trace.nodes["z"]["value"]  # (7, 4, 2)
+        loc, raw = guide.encoder(x).split(2, dim=-1)
+        scale = torch.nn.functional.softplus(raw) + guide.min_scale
+        log_q = torch.distributions.Normal(loc, scale).log_prob(z).sum(-1)
+        log_prior = torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(-1)
+        logits = model.decoder(z)
     log_lik = -torch.nn.functional.binary_cross_entropy_with_logits(logits, x.expand(7, 4, 5), reduction="none").sum(-1)
     assert torch.allclose(log_w, log_prior + log_lik - log_q, atol=1e-5)
-    hand = torch.logsumexp(log_w, 0) - math.log(7)
-    w = torch.exp(log_w - log_w.max(0).values)
-    assert torch.allclose((w.sum(0) ** 2 / (w**2).sum(0)), ((w / w.sum(0)) ** 2).sum(0).reciprocal())
-    assert hand.shape == (4,)
 
 
 def test_chunking_does_not_change_the_estimate():
-    model, guide, x = ppca_pair(exact_guide=True)  # zero-variance weights: any chunking is exact
-    chunked = importance_weighted_log_likelihood(model, guide, x[:30], num_samples=50, max_elements=6 * 7)
-    assert torch.allclose(chunked.log_likelihood, model.exact_log_likelihood(x[:30]), atol=1e-3)
-    model, guide, x = ppca_pair(exact_guide=False)
-    whole = importance_weighted_log_likelihood(model, guide, x[:30], num_samples=2000, seed=3)
-    chunked = importance_weighted_log_likelihood(model, guide, x[:30], num_samples=2000, seed=3, max_elements=6 * 7)
+    pair, x = ppca_pair(exact_guide=True)  # zero-variance weights: any chunking is exact
+    chunked = importance_weighted_log_likelihood(pair, x[:30], num_samples=50, max_elements=6 * 7)
+    assert torch.allclose(chunked.log_likelihood, pair.model.exact_log_likelihood(x[:30]), atol=1e-3)
+    pair, x = ppca_pair(exact_guide=False)
+    whole = importance_weighted_log_likelihood(pair, x[:30], num_samples=2000, seed=3)
+    chunked = importance_weighted_log_likelihood(pair, x[:30], num_samples=2000, seed=3, max_elements=6 * 7)
     assert abs(whole.log_likelihood.mean() - chunked.log_likelihood.mean()) < 0.02
     assert chunked.latent_means["z"].shape == (30, 2) and chunked.kl_per_dim["z"].shape == (30, 2)
-    assert torch.isnan(importance_weighted_log_likelihood(model, guide, x[:3], num_samples=24).khat).all()
+    assert torch.isnan(importance_weighted_log_likelihood(pair, x[:3], num_samples=24).khat).all()
 
 
 def test_estimator_leaves_parameters_and_rng_alone():
-    model, guide, x = ppca_pair(exact_guide=False)
-    before = [p.detach().clone() for p in [*model.parameters(), *guide.parameters()]]
+    pair, x = ppca_pair(exact_guide=False)
+    before = [p.detach().clone() for p in pair.parameters()]
     rng = torch.get_rng_state()
-    importance_weighted_log_likelihood(model, guide, x, num_samples=20)
+    importance_weighted_log_likelihood(pair, x, num_samples=20)
     assert torch.equal(rng, torch.get_rng_state())
-    assert all(torch.equal(a, b) for a, b in zip(before, [*model.parameters(), *guide.parameters()]))
+    assert all(torch.equal(a, b) for a, b in zip(before, pair.parameters()))
 
 
 def test_kl_per_dim_matches_closed_form():
-    model, guide, x = ppca_pair(exact_guide=False)
-    estimate = importance_weighted_log_likelihood(model, guide, x[:20], num_samples=4000)
-    q = guide.posterior(x[:20]).base_dist
+    pair, x = ppca_pair(exact_guide=False)
+    estimate = importance_weighted_log_likelihood(pair, x[:20], num_samples=4000)
+    q = pair.guide.posterior(x[:20]).base_dist
     exact = torch.distributions.kl_divergence(q, dist.Normal(0.0, 1.0))
-    assert torch.allclose(estimate.kl_per_dim["z"], exact, atol=0.1)
+    assert torch.allclose(estimate.kl_per_dim["z"], exact.detach(), atol=0.1)
 
 
 def test_bad_inputs():
-    model, guide, x = ppca_pair(exact_guide=False)
+    pair, x = ppca_pair(exact_guide=False)
     with pytest.raises(ValueError, match="K must be a whole number >= 1, got 0"):
-        importance_weighted_log_likelihood(model, guide, x, num_samples=0)
+        importance_weighted_log_likelihood(pair, x, num_samples=0)
     with pytest.raises(PairingError, match="shape"):
-        importance_weighted_log_likelihood(model, GaussianEncoder(6, latent_dim=3), x, num_samples=5)
-    with pytest.raises(ValueError, match="6 features per example; the model expects 5"):
-        importance_weighted_log_likelihood(BernoulliVAE(5), GaussianEncoder(5), torch.ones(3, 6), num_samples=5)
-    with pytest.raises(ValueError, match="not binary"):
-        importance_weighted_log_likelihood(BernoulliVAE(6), GaussianEncoder(6), x.sigmoid(), num_samples=5)
+        importance_weighted_log_likelihood(Pair(pair.model, GaussianEncoder((6,), latent_dim=3)), x, num_samples=5)
+    bernoulli = Pair(BernoulliVAE((6,)), GaussianEncoder((6,)))
+    with pytest.raises(DataError, match="values that are not 0 or 1"):
+        importance_weighted_log_likelihood(bernoulli, x.sigmoid(), num_samples=5)
+
+
+def test_a_deterministic_encoder_is_refused():
+    pair = Pair(BernoulliVAE((6,)), DeltaEncoder((6,)), guide_name="delta_encoder")
+    with pytest.raises(MeasureError, match="'delta_encoder' is a deterministic encoder, not a density"):
+        importance_weighted_log_likelihood(pair, torch.ones(3, 6), num_samples=5)

@@ -10,11 +10,14 @@ import pytest
 import torch
 
 from ppl_vae.config import load_experiment
-from ppl_vae.data import DataError, binarize, load_digits
-from ppl_vae.ppc import PPC_FILES, PPC_KEYS, posterior_predictive_check, summarize, write_check
-from ppl_vae.registry import STATISTICS, UnknownNameError
+from ppl_vae.errors import DataError, UnknownNameError
+from ppl_vae.ppc import NO_IMAGE_NOTE, PPC_KEYS, check_files, posterior_predictive_check, summarize, write_check
+from ppl_vae.registry import STATISTICS
 from ppl_vae.run import load_trained, train_experiment
 from ppl_vae.statistics import edge_length, left_right_balance, strokes, total_ink
+from tests.test_training import small_pair
+
+IMAGE = (1, 8, 8)
 
 
 def test_statistics_on_hand_made_images():
@@ -40,21 +43,26 @@ def run_pair(tmp_path_factory):
         "evaluation.ppc_samples=5",
         "evaluation.ppc_examples=20",
         "evaluation.iw_samples=10",
+        "training.device='cpu'",
     ]
     good = train_experiment(load_experiment(None, common), root / "good")
     poor = train_experiment(
         load_experiment(None, [*common, "model.name=gaussian_vae", "model.scale=shared", "data.binarize=threshold"]),
         root / "poor",
     )
-    return load_trained(good), load_trained(poor)
+    return load_trained(good, "cpu"), load_trained(poor, "cpu")
+
+
+def binary_test_digits(run) -> torch.Tensor:
+    return run.data().test.x
 
 
 def test_poor_model_is_flagged_where_good_model_passes(run_pair):
     good, poor = run_pair
-    x = binarize(load_digits(), "threshold", "binary").test.x
+    x = binary_test_digits(good)
     verdict = {}
     for name, run in (("good", good), ("poor", poor)):
-        check = posterior_predictive_check(run.model, run.guide, x, num_samples=30, image_shape=(8, 8))
+        check = posterior_predictive_check(run.pair, x, num_samples=30, image_shape=IMAGE)
         verdict[name] = summarize(check)
     # A Gaussian likelihood on binary pixels puts ink where there is none (its draws are
     # continuous, spread around the mean): its per-pixel frequencies are wrong. Which image
@@ -67,10 +75,10 @@ def test_poor_model_is_flagged_where_good_model_passes(run_pair):
 
 def test_inference_data_groups_and_dims_survive_netcdf(run_pair, tmp_path):
     good, _ = run_pair
-    x = binarize(load_digits(), "threshold", "binary").test.x[:25]
-    check = posterior_predictive_check(good.model, good.guide, x, num_samples=7, image_shape=(8, 8), keep_images=4)
+    x = binary_test_digits(good)[:25]
+    check = posterior_predictive_check(good.pair, x, num_samples=7, image_shape=IMAGE, keep_images=4)
     write_check(check, tmp_path)
-    assert {p.name for p in tmp_path.iterdir()} == set(PPC_FILES)
+    assert {p.name for p in tmp_path.iterdir()} == set(check_files("ppc"))
     idata = arviz.from_netcdf(str(tmp_path / "ppc.nc"))
     assert set(idata.groups()) == {
         "posterior",
@@ -81,9 +89,7 @@ def test_inference_data_groups_and_dims_survive_netcdf(run_pair, tmp_path):
     }
     assert idata.posterior["z"].dims == ("chain", "draw", "latent_example", "z_dim")
     assert idata.posterior["z"].shape == (1, 7, 25, 8)
-    capped = posterior_predictive_check(
-        good.model, good.guide, x, num_samples=7, image_shape=(8, 8), max_latent_values=7 * 8 * 10
-    )
+    capped = posterior_predictive_check(good.pair, x, num_samples=7, image_shape=IMAGE, max_latent_values=7 * 8 * 10)
     assert capped.latents["z"].shape == (7, 10, 8)
     assert idata.posterior_predictive["edge_length"].shape == (1, 7, 25)
     assert idata.posterior_predictive["x_rep"].dims == ("chain", "draw", "image", "pixel")
@@ -100,8 +106,8 @@ def test_inference_data_groups_and_dims_survive_netcdf(run_pair, tmp_path):
 
 def test_failed_check_overwrites_nothing(run_pair, tmp_path):
     good, _ = run_pair
-    x = binarize(load_digits(), "threshold", "binary").test.x[:10]
-    check = posterior_predictive_check(good.model, good.guide, x, num_samples=3, image_shape=(8, 8))
+    x = binary_test_digits(good)[:10]
+    check = posterior_predictive_check(good.pair, x, num_samples=3, image_shape=IMAGE)
     write_check(check, tmp_path)
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     check.pixel_observed = None  # breaks the figures half-way through writing
@@ -112,25 +118,30 @@ def test_failed_check_overwrites_nothing(run_pair, tmp_path):
 
 def test_bad_inputs(run_pair):
     good, _ = run_pair
-    x = binarize(load_digits(), "threshold", "binary").test.x[:5]
+    x = binary_test_digits(good)[:5]
     with pytest.raises(ValueError, match="S must be a whole number >= 1, got 0"):
-        posterior_predictive_check(good.model, good.guide, x, num_samples=0, image_shape=(8, 8))
-    with pytest.raises(DataError, match="has 10 features per example"):
-        posterior_predictive_check(good.model, good.guide, torch.ones(5, 10), num_samples=2, image_shape=(8, 8))
-    with pytest.raises(ValueError, match=r"images of shape \(28, 28\) need 784 values"):
-        posterior_predictive_check(good.model, good.guide, x, num_samples=2, image_shape=(28, 28))
+        posterior_predictive_check(good.pair, x, num_samples=0, image_shape=IMAGE)
+    with pytest.raises(DataError, match="2 values that are not 0 or 1"):
+        posterior_predictive_check(good.pair, x.index_fill(0, torch.tensor([0]), 0.5)[:, :, :1, :2], num_samples=2)
+    with pytest.raises(ValueError, match=r"images of shape \(1, 28, 28\) need 784 values"):
+        posterior_predictive_check(good.pair, x, num_samples=2, image_shape=(1, 28, 28))
 
 
 def test_parameters_untouched(run_pair):
     good, _ = run_pair
-    before = [p.detach().clone() for p in good.model.parameters()]
+    before = [p.detach().clone() for p in good.pair.parameters()]
+    x = binary_test_digits(good)[:5]
     rng = torch.get_rng_state()
-    posterior_predictive_check(
-        good.model,
-        good.guide,
-        binarize(load_digits(), "threshold", "binary").test.x[:5],
-        num_samples=2,
-        image_shape=(8, 8),
-    )
+    posterior_predictive_check(good.pair, x, num_samples=2, image_shape=IMAGE)
     assert torch.equal(rng, torch.get_rng_state())
-    assert all(torch.equal(a, b) for a, b in zip(before, good.model.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(before, good.pair.parameters()))
+
+
+def test_vector_data_skips_image_statistics_with_a_note(tmp_path):
+    pair = small_pair()
+    x = torch.bernoulli(torch.full((20, 16), 0.4))
+    check = posterior_predictive_check(pair, x, num_samples=4)
+    assert check.note == NO_IMAGE_NOTE and check.observed == {}
+    summary = write_check(check, tmp_path)
+    assert set(summary["statistics"]) == {"pixel_frequency"} and summary["note"] == NO_IMAGE_NOTE
+    assert {p.name for p in tmp_path.iterdir()} == {"ppc.nc", "ppc.json", "ppc_pixels.png"}

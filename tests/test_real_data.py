@@ -1,13 +1,15 @@
-"""Integration on the real binarized MNIST files (marked slow; skipped without ../shared/data)."""
+"""Integration on the real data files (marked slow; skipped without ../shared/data)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
+from ppl_vae.cli import main
 from ppl_vae.config import load_experiment
-from ppl_vae.data import load_binarized_mnist, load_mnist
+from ppl_vae.data.datasets import load_binarized_mnist, load_fashion_mnist, load_mnist
 from ppl_vae.run import train_experiment
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -21,40 +23,42 @@ pytestmark = [
 def test_binarized_mnist_files_match_their_readme():
     data = load_binarized_mnist(str(SHARED), download=False)
     assert (len(data.train), len(data.valid), len(data.test)) == (50000, 10000, 10000)
-    assert data.is_binary()
-    assert data.train.x.mean().item() == pytest.approx(0.1306, abs=5e-4)
+    assert data.x_shape == (1, 28, 28) and data.levels == 2
+    assert data.train.x.float().mean().item() == pytest.approx(0.1306, abs=5e-4)
     assert data.test.y is not None and data.test.y.tolist() == sorted(data.test.y.tolist())
 
 
-def test_mnist_test_set_only_is_split_and_said():
-    data = load_mnist(str(SHARED), download=False)
-    assert (len(data.train), len(data.valid), len(data.test)) == (8000, 1000, 1000)
-    assert "test set only" in data.description
+@pytest.mark.parametrize(("loader", "train_mean"), [(load_mnist, 33.32), (load_fashion_mnist, 72.94)])
+def test_standard_splits_of_the_full_grey_sets(loader, train_mean):
+    data = loader(str(SHARED), download=False)
+    assert (len(data.train), len(data.valid), len(data.test)) == (55000, 5000, 10000)
+    assert data.options == {"split": "standard"} and data.levels == 256
+    whole = (data.train.x.double().sum() + data.valid.x.double().sum()) / 60000 / 784
+    assert whole.item() == pytest.approx(train_mean, abs=0.01)
+    test_only = loader(str(SHARED), download=False, split="test_only")
+    assert (len(test_only.train), len(test_only.valid), len(test_only.test)) == (8000, 1000, 1000)
 
 
-def test_one_epoch_of_the_benchmark_experiment(tmp_path):
-    experiment = load_experiment(
-        "binarized_mnist_vae",
-        [
-            f"data.data_dir='{SHARED}'",
-            "training.epochs=1",
-            "evaluation.iw_samples=50",
-            "evaluation.ppc_examples=100",
-            "evaluation.ppc_samples=5",
-        ],
-    )
-    run = train_experiment(experiment, tmp_path / "run")
-    summary = (run / "summary.json").read_text()
-    assert '"x_dim": 784' in summary
+@pytest.mark.parametrize("name", ["conv_mnist", "conv_binarized_mnist"])
+def test_conv_experiments_train_an_epoch_and_every_command_works(name, tmp_path):
+    overrides = [f"data.data_dir='{SHARED}'", "training.epochs=1", "evaluation.iw_samples=20"]
+    overrides += ["evaluation.ppc_examples=100", "evaluation.ppc_samples=5"]
+    run = train_experiment(load_experiment(name, overrides), tmp_path / "run")
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["dimensions"] == 784 and summary["event_shape"] == [1, 28, 28]
+    assert summary["test_importance_weighted"]["iw_log_likelihood_nats"] < 0
+    for argv in (["evaluate", str(run), "--iw-samples", "10", "--limit", "50"], ["sample", str(run)]):
+        assert main(argv) == 0
+    assert main(["ppc", str(run), "--num-samples", "3", "--limit", "50"]) == 0
 
 
-def test_mnist_quadrants_and_conditional_experiments_build(tmp_path):
-    from ppl_vae.data import load_quadrants
-    from ppl_vae.run import prepare
+def test_mnist_quadrants_and_conditional_experiments_build():
+    from ppl_vae.build import prepare
+    from ppl_vae.data.tasks import load_quadrants
 
     data = load_quadrants("mnist", 1, data_dir=str(SHARED), download=False)
-    assert (data.x_dim, data.y_dim, len(data.train)) == (196, 588, 8000)
-    assert "split 8000/1000/1000 with seed 0" in data.description
+    assert (data.x_shape, data.y_shape, len(data.train)) == ((196,), (588,), 55000)
     for name in ("quadrants_mnist", "quadrants_mnist_baseline", "conditional_mnist"):
-        prepared = prepare(load_experiment(name, [f'data.data_dir="{SHARED}"']))
-        assert prepared.data.dynamic_binarization and prepared.pairing.max_plate_nesting == 1
+        prepared = prepare(load_experiment(name, [f'data.data_dir="{SHARED}"']), "cpu")
+        assert prepared.data.dynamic_binarization and prepared.pair.max_plate_nesting == 1
+        assert prepared.experiment.sections["data"]["split"] == "standard"

@@ -1,0 +1,53 @@
+"""What every amortized guide shares: an encoder network on x (and a condition), and the data plate.
+
+A guide is a ``torch.nn.Module`` whose ``forward(x, y=None, num_samples=None)`` is a Pyro guide
+function: inside ``pyro.plate("data", N)`` it samples every latent site of the model (``"z"``)
+from a distribution whose parameters the encoder computes. Its class declares
+``contract = GuideContract(density=...)``: False for a deterministic encoder.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import pyro
+import pyro.distributions as dist
+from torch import Tensor, nn
+
+from ppl_vae.contract import GuideContract
+from ppl_vae.models.base import check_latent_dim
+from ppl_vae.networks import build_network
+
+
+class AmortizedGuide(nn.Module):
+    """q(z | x, c) with ``outputs_per_latent * latent_dim`` encoder outputs per example; c from :meth:`condition`."""
+
+    contract: ClassVar[GuideContract]
+
+    def __init__(
+        self, x_shape: tuple[int, ...], latent_dim: int, encoder: Any, outputs_per_latent: int, condition_dim: int = 0
+    ):
+        super().__init__()
+        self.x_shape = tuple(x_shape)
+        self.latent_dim = check_latent_dim(latent_dim)
+        out_shape = (outputs_per_latent * latent_dim,)
+        self.encoder = build_network(encoder, self.x_shape, out_shape, condition_dim, "guide.encoder")
+
+    def condition(self, y: Tensor | None, x: Tensor) -> Tensor | None:
+        """What the encoder reads besides x (N, *x_shape): (N, condition_dim) in x's dtype; None if nothing."""
+        return None
+
+    def encode(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        """Encoder output (N, outputs_per_latent * latent_dim) for x (N, *x_shape)."""
+        return self.encoder(x, self.condition(y, x))
+
+    def posterior(self, x: Tensor, y: Tensor | None = None) -> dist.Distribution:
+        """q(z | x, ...): batch shape (N,), event shape (latent_dim,)."""
+        raise NotImplementedError
+
+    def forward(self, x: Tensor | None = None, y: Tensor | None = None, num_samples: int | None = None) -> Tensor:
+        """Samples ``z`` for every example of ``x`` (N, *x_shape) inside the ``data`` plate."""
+        if x is None:
+            raise ValueError(f"the guide {type(self).__name__} needs data x")
+        with pyro.plate("data", x.shape[0], device=x.device):
+            return pyro.sample("z", self.posterior(x, y))

@@ -1,0 +1,73 @@
+"""Figures of a trained pair: reconstructions, samples (by class), completions. Each draws under a seed.
+
+Images are whole data points (N, C, H, W), grey or colour; structured-output tasks put input and
+output back together with ``Dataset.images``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from ppl_vae.data.containers import Dataset
+from ppl_vae.device import frozen
+from ppl_vae.pair import Pair
+from ppl_vae.plots import plot_image_rows
+from ppl_vae.predictive import output_predictive, posterior_predictive, prior_predictive
+
+
+def plot_reconstructions(pair: Pair, data: Dataset, x: Tensor, y: Tensor | None, seed: int, path: Path) -> None:
+    """Examples ``x`` (N, *x_shape) above the mean of p(x | z), z ~ q(z | x)."""
+    with frozen(seed, pair.device):
+        x = x.to(pair.device)
+        y = None if y is None else y.to(pair.device)
+        means = posterior_predictive(pair, x, y)[1].mean[0]
+    plot_image_rows(
+        [("examples", data.images(x)), ("reconstructions: mean of p(x | z), z ~ q(z | x)", data.images(means))],
+        len(x),
+        path,
+    )
+
+
+def prior_means(pair: Pair, n: int, labels: Tensor | None, seed: int) -> Tensor:
+    """Means of p(x | z, y) for n draws z ~ p(z) (with ``labels`` (n,) for a label-conditioned model)."""
+    with frozen(seed, pair.device):
+        labels = None if labels is None else labels.to(pair.device)
+        return prior_predictive(pair, n, labels)[1].mean[0]
+
+
+def plot_prior_samples(
+    pair: Pair, image_shape: tuple[int, ...], n: int, seed: int, path: Path, label: int | None = None
+) -> None:
+    """``n`` means of p(x | z), z ~ p(z) (of class ``label`` for a label-conditioned model)."""
+    labels = None if label is None else torch.full((n,), label, dtype=torch.int64)
+    means = prior_means(pair, n, labels, seed)
+    given = "" if label is None else f", y = {label}"
+    title = f"{n} samples: mean of p(x | z{given}), z ~ p(z), seed {seed}"
+    plot_image_rows([(title, means.reshape(n, *image_shape))], min(12, n), path)
+
+
+def plot_class_samples(
+    pair: Pair, image_shape: tuple[int, ...], num_classes: int, per_class: int, seed: int, path: Path
+) -> None:
+    """A class-by-sample grid of a label-conditioned model: one row of ``per_class`` draws per class."""
+    labels = torch.arange(num_classes).repeat_interleave(per_class)
+    means = prior_means(pair, len(labels), labels, seed).reshape(len(labels), *image_shape)
+    rows = [(f"y = {c}", means[c * per_class : (c + 1) * per_class]) for c in range(num_classes)]
+    rows[0] = ("y = 0 (each row: mean of p(x | z, y), z ~ p(z), for its class y)", rows[0][1])
+    plot_image_rows(rows, per_class, path)
+
+
+def plot_completions(pair: Pair, data: Dataset, x: Tensor, y: Tensor, draws: int, seed: int, path: Path) -> None:
+    """A structured-output model's completions of inputs x (N, *x_shape): input, truth, and ``draws`` rows
+    of the mean of p(y | x, z), z ~ p(z | x) (one row for a model without latents: its answer is fixed)."""
+    with frozen(seed, pair.device):
+        means = output_predictive(pair, x.to(pair.device), draws)[1].mean.cpu()
+    if not pair.model_contract.latent:
+        means = means[:1]
+    x, y = x.cpu(), y.cpu()
+    rows = [("input (output region grey)", data.images(x, torch.full_like(y, 0.5))), ("truth", data.images(x, y))]
+    rows += [(f"draw {i + 1}: mean of p(y | x, z), z ~ p(z | x)", data.images(x, m)) for i, m in enumerate(means)]
+    plot_image_rows(rows, len(x), path)

@@ -1,0 +1,116 @@
+"""Training strategies: what one optimization step does, and everything it owns.
+
+A strategy (``@register_strategy("name")``) is built as ``Strategy(pair, config)`` and owns
+the modules it trains (the pair, plus any extra networks in ``extras``, such as a
+discriminator), one optimizer and one learning-rate schedule per phase (``add_phase``),
+and gradient clipping. Its contract:
+
+- ``step(x, y, beta) -> float``: one update on a batch, returning the training objective in
+  nats per example (higher is better); ``beta`` is the weight of the latent (KL) term;
+- ``end_epoch()``: advance the schedules;
+- ``state_dict()`` / ``load_state_dict(state)``: extras, optimizers and schedules, so that a
+  run resumes exactly.
+
+A loss that is not finite raises :class:`NonFiniteLoss` naming the phase before any
+parameter moves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ppl_vae.config import TrainingConfig
+from ppl_vae.objectives import KLWeight, make_objective
+from ppl_vae.optim import make_optimizer, make_scheduler
+from ppl_vae.pair import Pair
+from ppl_vae.registry import register_strategy
+
+
+class NonFiniteLoss(ArithmeticError):
+    """A phase's loss became NaN or infinite; nothing was updated."""
+
+    def __init__(self, phase: str, value: float):
+        super().__init__(f"the {phase} loss became {value}")
+        self.phase, self.value = phase, value
+
+
+class Strategy:
+    """Base of training strategies: phases, each with its parameters, optimizer and schedule."""
+
+    def __init__(self, pair: Pair, config: TrainingConfig):
+        self.pair, self.config = pair, config
+        self.extras = nn.ModuleDict()
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self.schedulers: dict[str, torch.optim.lr_scheduler.LRScheduler] = {}
+        self._parameters: dict[str, list[nn.Parameter]] = {}
+
+    def add_phase(self, name: str, parameters) -> None:
+        """A phase ``name`` updating ``parameters`` with its own optimizer and schedule from the config."""
+        self._parameters[name] = list(parameters)
+        self.optimizers[name] = make_optimizer(self._parameters[name], self.config)
+        self.schedulers[name] = make_scheduler(self.optimizers[name], self.config)
+
+    def update(self, phase: str, loss: Tensor) -> None:
+        """One optimizer step of ``phase`` on ``loss`` (a scalar to minimize), with clipping."""
+        if not torch.isfinite(loss):
+            raise NonFiniteLoss(phase, loss.item())
+        optimizer = self.optimizers[phase]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.config.clip_norm > 0:
+            nn.utils.clip_grad_norm_(self._parameters[phase], self.config.clip_norm)
+        optimizer.step()
+
+    def step(self, x: Tensor, y: Tensor | None, beta: float) -> float:
+        raise NotImplementedError
+
+    def end_epoch(self) -> None:
+        for scheduler in self.schedulers.values():
+            scheduler.step()
+
+    def learning_rate(self) -> float:
+        """The current learning rate of the first phase."""
+        return next(iter(self.optimizers.values())).param_groups[0]["lr"]
+
+    def zero_grad(self) -> None:
+        for optimizer in self.optimizers.values():
+            optimizer.zero_grad(set_to_none=True)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "extras": self.extras.state_dict(),
+            "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+            "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.extras.load_state_dict(state["extras"])
+        for name, optimizer in self.optimizers.items():
+            optimizer.load_state_dict(state["optimizers"][name])
+        for name, scheduler in self.schedulers.items():
+            scheduler.load_state_dict(state["schedulers"][name])
+
+
+@register_strategy("svi")
+class SVIStrategy(Strategy):
+    """Stochastic variational inference: one optimizer over model and guide, minimizing the negative
+    of the configured objective (``training.objective``) per example, Pyro's ``ELBOModule`` route."""
+
+    def __init__(self, pair: Pair, config: TrainingConfig):
+        super().__init__(pair, config)
+        self.loss = make_objective(config.objective, config.num_particles, pair.max_plate_nesting)(
+            pair.model, pair.guide
+        )
+        self.add_phase("svi", self.loss.parameters())
+        self.kl_weight = KLWeight()
+
+    def step(self, x: Tensor, y: Tensor | None, beta: float) -> float:
+        self.kl_weight.beta = beta
+        with self.kl_weight if beta != 1.0 else contextlib.nullcontext():
+            loss = self.loss(x, y=y) / x.shape[0]
+        self.update("svi", loss)
+        return -loss.item()

@@ -1,0 +1,120 @@
+"""One writer per run directory, stale locks recovered, and exact resume after kill -9 mid-epoch."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+from ppl_vae.checkpoint import load_checkpoint
+from ppl_vae.cli import main
+from ppl_vae.config import tomllib
+from ppl_vae.lock import LOCK_FILE, RunLock
+from ppl_vae.run import load_trained, resume, train_experiment
+from tests.test_cli import set_args
+
+
+def test_a_second_writer_is_refused_with_the_holder_named(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    with RunLock(run, "train"):
+        assert main(["train", *set_args(), "--run-dir", str(run)]) == 1
+    err = capsys.readouterr().err
+    assert f"is in use by 'ppl-vae train' (process {os.getpid()} on " in err and err.count("\n") == 1
+    assert sorted(p.name for p in run.iterdir()) == [LOCK_FILE]
+
+
+def test_two_concurrent_trainings_exactly_one_succeeds(tmp_path):
+    run = tmp_path / "run"
+
+    def start(seed: int) -> subprocess.Popen:
+        argv = ["train", *set_args(f"training.seed={seed}", "training.epochs=30"), "--run-dir", str(run)]
+        return subprocess.Popen(
+            [sys.executable, "-m", "ppl_vae", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+
+    processes = {seed: start(seed) for seed in (0, 1)}
+    results = {seed: (p.wait(timeout=300), p.stderr.read()) for seed, p in processes.items()}
+    winners = [seed for seed, (code, _) in results.items() if code == 0]
+    assert len(winners) == 1, results
+    loser = results[1 - winners[0]]
+    assert loser[0] == 1 and ("is in use by" in loser[1] or "already holds a run" in loser[1]), loser
+    experiment = tomllib.loads((run / "experiment.toml").read_text())
+    assert experiment["training"]["seed"] == winners[0]
+    state = load_checkpoint(run / "checkpoint.pt")
+    assert state["epoch"] == 30 and state["finished"]
+
+
+def test_a_stale_lock_of_a_dead_process_is_recovered(tmp_path, fast_experiment):
+    run = tmp_path / "run"
+    run.mkdir()
+    code = (
+        "import os, pathlib, signal\n"
+        "from ppl_vae.lock import RunLock\n"
+        f"RunLock(pathlib.Path({str(run)!r}), 'train').__enter__()\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], timeout=60)
+    assert done.returncode == -signal.SIGKILL
+    assert b'"pid"' in (run / LOCK_FILE).read_bytes()  # the dead holder's record is still there
+    train_experiment(fast_experiment("training.epochs=1"), run)
+    assert (run / "summary.json").is_file()
+
+
+KILLER = """
+    import os, signal, sys
+    from ppl_vae import register_strategy
+    from ppl_vae.config import load_experiment
+    from ppl_vae.run import train_experiment
+    from ppl_vae.strategies import SVIStrategy
+
+    @register_strategy("test_killed_mid_epoch")
+    class Killed(SVIStrategy):
+        steps = 0
+
+        def step(self, x, y, beta):
+            Killed.steps += 1
+            if Killed.steps == 13 + 7:  # epoch 2 of 13 steps, in its middle
+                os.kill(os.getpid(), signal.SIGKILL)
+            return super().step(x, y, beta)
+
+    overrides = sys.argv[2:] + ["training.strategy='test_killed_mid_epoch'"]
+    train_experiment(load_experiment(None, overrides), sys.argv[1])
+"""
+
+
+def test_kill_9_in_the_middle_of_an_epoch_then_resume_is_bitwise_exact(tmp_path, fast_experiment):
+    overrides = ["training.epochs=4", "training.warmup_epochs=1.5"]
+    whole = train_experiment(fast_experiment(*overrides), tmp_path / "whole")
+    script = tmp_path / "killer.py"
+    script.write_text(textwrap.dedent(KILLER))
+    from tests.conftest import FAST
+
+    done = subprocess.run([sys.executable, str(script), str(tmp_path / "cut"), *FAST, *overrides], timeout=300)
+    assert done.returncode == -signal.SIGKILL
+    assert load_checkpoint(tmp_path / "cut" / "checkpoint.pt")["epoch"] == 1
+    text = (
+        (tmp_path / "cut" / "experiment.toml")
+        .read_text()
+        .replace('strategy = "test_killed_mid_epoch"', 'strategy = "svi"')
+    )
+    (tmp_path / "cut" / "experiment.toml").write_text(text)
+    resume(tmp_path / "cut")
+    a, b = load_trained(whole, "cpu").pair.state_dict(), load_trained(tmp_path / "cut", "cpu").pair.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("limit", [None, 40])
+def test_limit_takes_a_seeded_random_subset(tmp_path, fast_experiment, limit, capsys):
+    run = train_experiment(fast_experiment("training.epochs=1"), tmp_path / "run")
+    argv = ["evaluate", str(run), "--iw-samples", "5", "--device", "cpu"] + (
+        [] if limit is None else ["--limit", str(limit)]
+    )
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert ("all 360 test examples" if limit is None else "a random 40 of the 360 (seed 0) test examples") in out
