@@ -6,12 +6,16 @@ from ppl_vae.models.conditional import BaselinePredictor, LabelConditionedVAE, S
 from ppl_vae.models.gaussian import GaussianLikelihood, GaussianVAE
 from ppl_vae.models.likelihood import Dequantized, Likelihood
 from ppl_vae.models.linear_gaussian import LinearGaussianModel
+from ppl_vae.models.logistic import DiscretizedLogistic, DiscretizedLogisticLikelihood, DiscretizedLogisticVAE
 
 __all__ = [
     "BaselinePredictor",
     "BernoulliLikelihood",
     "BernoulliVAE",
     "Dequantized",
+    "DiscretizedLogistic",
+    "DiscretizedLogisticLikelihood",
+    "DiscretizedLogisticVAE",
     "GaussianLikelihood",
     "GaussianVAE",
     "LabelConditionedVAE",

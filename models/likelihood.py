@@ -1,8 +1,9 @@
 r"""What every likelihood module shares: shapes, and uniform dequantization on discrete data.
 
 The contract of a likelihood module (``@register_likelihood("name")``): a ``torch.nn.Module``
-built as ``Likelihood(event_shape, levels=None, **options)`` that declares ``support`` (a
-``torch.distributions.constraints`` object: ``boolean``, ``unit_interval`` or ``real``) and
+built as ``Likelihood(event_shape, levels=None, **options)`` that declares ``support``
+(``constraints.boolean``; ``ppl_vae.contract.levels`` for a mass on the data's L levels;
+``constraints.unit_interval`` or ``constraints.real`` for densities) and
 ``params_per_value`` (decoder outputs per observed value), and maps decoder output of shape
 ``(..., *param_shape)`` to a distribution with batch shape ``(...)`` and event shape
 ``event_shape``. Subclasses implement :meth:`Likelihood.distribution`.
@@ -32,6 +33,7 @@ from torch import Tensor, nn
 from torch.distributions import constraints
 from torch.distributions.constraints import Constraint
 
+from ppl_vae.contract import levels as level_support
 from ppl_vae.errors import ConfigError
 
 
@@ -81,6 +83,8 @@ class Likelihood(nn.Module):
         self.event_shape = tuple(event_shape)
         if levels is not None and self.support is constraints.boolean:
             raise ConfigError(f"the {type(self).__name__} is discrete: it takes no levels to dequantize with")
+        if levels is None and self.support is level_support:
+            raise ConfigError(f"the {type(self).__name__} puts its mass on the data's levels: give levels")
         self.levels = levels
 
     @property
@@ -97,6 +101,8 @@ class Likelihood(nn.Module):
         raise NotImplementedError
 
     def forward(self, decoded: Tensor) -> dist.Distribution:
-        """p(obs | decoded): batch shape ``decoded.shape[:-len(param_shape)]``, event shape ``event_shape``."""
+        """p(obs | decoded): batch shape ``decoded.shape[:-len(param_shape)]``, event shape ``event_shape``;
+        dequantized (:class:`Dequantized`) when a density is given levels."""
         density = self.distribution(decoded)
-        return density if self.levels is None else Dequantized(density, self.levels)
+        continuous = self.support is not constraints.boolean and self.support is not level_support
+        return Dequantized(density, self.levels) if continuous and self.levels is not None else density

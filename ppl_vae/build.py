@@ -27,7 +27,7 @@ from ppl_vae.contract import ModelContract, guide_contract, model_contract
 from ppl_vae.data.checks import check_fields, check_fit, check_values
 from ppl_vae.data.containers import Dataset
 from ppl_vae.data.provenance import check_same_data, data_record
-from ppl_vae.data.transforms import binarize, dequantization_levels, to_floating
+from ppl_vae.data.transforms import binarize, likelihood_levels, to_floating
 from ppl_vae.device import DTYPES, fits_on, resolve_device
 from ppl_vae.errors import ConfigError
 from ppl_vae.pair import Pair
@@ -60,12 +60,12 @@ def load_raw(section: dict[str, Any]) -> Dataset:
 
 
 def fit_data(raw: Dataset, contract: ModelContract, section: dict[str, Any], seed: int, dtype: torch.dtype):
-    """(data the model can take, levels to dequantize with or None, notes) from checked raw data."""
+    """(data the model can take, the levels its likelihood is given or None, notes) from checked raw data."""
     data = binarize(to_floating(raw, dtype), section.get("binarize", "auto"), contract, seed)
-    levels = dequantization_levels(data, contract, section.get("dequantize", "auto"))
+    levels = likelihood_levels(data, contract, section.get("dequantize", "auto"))
     check_fit(data, contract)
     notes = []
-    if levels is not None:
+    if levels is not None and not contract.discrete:
         notes.append(
             f"the continuous likelihood dequantizes the {levels}-level data uniformly: figures are bounds on the "
             "discrete log-probability, nats per example"
@@ -150,7 +150,6 @@ def prepare(experiment: Experiment, device: str | None = None, recorded: dict[st
     load_plugins(experiment)
     model_table = experiment.sections["model"]
     contract = model_contract(model_table["name"], model_table)
-    guide_contract(experiment.sections["guide"]["name"], experiment.sections["guide"])
     raw = load_raw(experiment.sections["data"])
     if recorded is not None:
         check_same_data(recorded["data"], raw, "the run")

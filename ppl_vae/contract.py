@@ -30,26 +30,48 @@ class Conditioning(enum.Enum):
     INPUT = "input"
 
 
-SUPPORTS = {"binary": constraints.boolean, "unit_interval": constraints.unit_interval, "real": constraints.real}
+class _Levels(constraints.Constraint):
+    """The values k / (L - 1), k = 0 .. L - 1, of discrete data with L levels (L is the data's)."""
+
+    is_discrete = True
+    event_dim = 0
+
+    def check(self, value):
+        return (value >= 0) & (value <= 1)
+
+
+levels = _Levels()
+
+SUPPORTS = {
+    "binary": constraints.boolean,
+    "levels": levels,
+    "unit_interval": constraints.unit_interval,
+    "real": constraints.real,
+}
 
 
 def support_name(support: Constraint) -> str:
-    """``"binary"``, ``"unit_interval"`` or ``"real"`` for the constraints a likelihood may declare."""
+    """``"binary"``, ``"levels"``, ``"unit_interval"`` or ``"real"`` for the supports a likelihood may declare."""
     for name, constraint in SUPPORTS.items():
         if support is constraint:
             return name
-    raise ValueError(f"unsupported data support {support!r}; declare one of constraints.boolean, unit_interval or real")
+    raise ValueError(
+        f"unsupported data support {support!r}; declare one of constraints.boolean, ppl_vae.contract.levels, "
+        "constraints.unit_interval or constraints.real"
+    )
 
 
 @dataclass(frozen=True)
 class ModelContract:
     """A model p(z) p(obs | z, c), as the engine needs to know it.
 
-    ``support``: where each observed value lives (``constraints.boolean`` for a Bernoulli
-    likelihood, ``unit_interval`` or ``real`` for continuous ones: these are dequantized on
-    discrete data). ``observed``: the sample site and argument the likelihood scores,
-    ``"x"`` or, for structured outputs, ``"y"``. ``conditioning``: what the other argument
-    is. ``latent``: whether there are latent sites (without, the likelihood is exact).
+    ``support``: where each observed value lives: ``constraints.boolean`` for a Bernoulli
+    likelihood; :data:`levels` for a probability mass over the data's grey levels (a
+    discretized likelihood, given the data's number of levels); ``constraints.unit_interval``
+    or ``constraints.real`` for continuous densities, which dequantize discrete data.
+    ``observed``: the sample site and argument the likelihood scores, ``"x"`` or, for
+    structured outputs, ``"y"``. ``conditioning``: what the other argument is. ``latent``:
+    whether there are latent sites (without, the likelihood is exact).
     """
 
     support: Constraint
@@ -66,8 +88,8 @@ class ModelContract:
 
     @property
     def discrete(self) -> bool:
-        """True for a probability mass on {0, 1} (Bernoulli); False for a density."""
-        return self.support is constraints.boolean
+        """True for a probability mass (on {0, 1} or on the data's levels); False for a density."""
+        return self.support is constraints.boolean or self.support is levels
 
     @property
     def generates_images(self) -> bool:

@@ -200,7 +200,9 @@ def importance_weighted_log_likelihood(
     with (
         frozen(seed, device),
         pyro.validation_enabled(False),
-        Progress(f"importance sampling, K={num_samples}", len(chunks), unit="chunk") as bar,
+        Progress(
+            f"importance sampling, K={num_samples}", len(chunks), unit="chunk", step_lines=True, enabled=progress
+        ) as bar,
     ):
         for s in chunks:
             xs, ys = x[s].to(device), None if y is None else y[s].to(device)
@@ -219,8 +221,7 @@ def importance_weighted_log_likelihood(
             parts["lw"].append(torch.cat(log_w).cpu())
             parts["means"].append({name: (total / num_samples).cpu() for name, total in sums.items()})
             parts["kl"].append({name: (total / num_samples).cpu() for name, total in kls.items()})
-            if progress:
-                bar.step()
+            bar.step()
     log_w = torch.cat(parts["lw"], dim=1)  # (K, N)
     log_mean_w = torch.logsumexp(log_w, 0) - math.log(num_samples)
     w = torch.exp(log_w - log_w.max(0).values)

@@ -88,6 +88,7 @@ MODELS = Registry(
     {
         **_builtins("ppl_vae.models.bernoulli", "bernoulli_vae"),
         **_builtins("ppl_vae.models.gaussian", "gaussian_vae"),
+        **_builtins("ppl_vae.models.logistic", "discretized_logistic_vae"),
         **_builtins("ppl_vae.models.linear_gaussian", "linear_gaussian"),
         **_builtins("ppl_vae.models.conditional", "conditional_vae", "structured_cvae", "baseline_predictor"),
     },
@@ -103,7 +104,11 @@ GUIDES = Registry(
 )
 LIKELIHOODS = Registry(
     "likelihood",
-    {**_builtins("ppl_vae.models.bernoulli", "bernoulli"), **_builtins("ppl_vae.models.gaussian", "gaussian")},
+    {
+        **_builtins("ppl_vae.models.bernoulli", "bernoulli"),
+        **_builtins("ppl_vae.models.gaussian", "gaussian"),
+        **_builtins("ppl_vae.models.logistic", "discretized_logistic"),
+    },
 )
 NETWORKS = Registry(
     "network", {**_builtins("ppl_vae.networks.mlp", "mlp"), **_builtins("ppl_vae.networks.conv", "conv")}

@@ -188,7 +188,7 @@ def report(prepared: Prepared, trainer: Trainer, run_dir: Path) -> dict[str, Any
         "objective": f"{training.objective} (K={training.num_particles})",
         "scores": SCORES[contract.conditioning],
         "levels": data.levels,
-        "dequantized": shapes["levels"] is not None,
+        "dequantized": shapes["levels"] is not None and not contract.discrete,
         "event_shape": list(scored.shape[1:]),
         "dimensions": scored[0].numel(),
         "device": prepared.record["device"],

@@ -57,7 +57,8 @@ class Trainer:
     """Owns the training state of one pair: its strategy, epoch, history and best parameters.
 
     ``callbacks`` are called as ``callback(trainer, record)`` after every epoch, once the
-    epoch's checkpoint is written.
+    epoch's checkpoint is written. ``verbose``: show progress (a bar on a terminal, else a line
+    per epoch).
     """
 
     def __init__(
@@ -67,8 +68,10 @@ class Trainer:
         config: TrainingConfig,
         checkpoint_path: Path | None = None,
         callbacks: Sequence[Callable[[Trainer, EpochRecord], None]] = (),
+        verbose: bool = True,
     ):
         self.pair, self.data, self.config = pair, data, config
+        self.verbose = verbose
         self.device = pair.device
         self.checkpoint_path = checkpoint_path
         self.callbacks = list(callbacks)
@@ -176,7 +179,7 @@ class Trainer:
         Early stopping counts epochs without improvement only after the KL warm-up.
         """
         config = self.config
-        with Progress("training", self.steps_per_epoch, config.epochs, self.epoch) as progress:
+        with Progress("training", self.steps_per_epoch, config.epochs, self.epoch, enabled=self.verbose) as progress:
             while not self.finished and self.epoch < config.epochs:
                 self.epoch += 1
                 start = time.perf_counter()

@@ -30,6 +30,17 @@ PLUGINS = {
             data = load_digits()
             return data.with_splits({"test": type(data.test)(data.test.x, data.test.y[:7])})
     """,
+    "nan_data.py": """
+        from ppl_vae import register_dataset
+        from ppl_vae.data.datasets import load_digits
+        from ppl_vae.data.transforms import to_floating
+
+        @register_dataset("test_nan_data")
+        def nan_data():
+            data = to_floating(load_digits())
+            data.valid.x[3, 0, 2, :5] = float("nan")
+            return data
+    """,
     "plain_function.py": """
         import pyro
         from torch.distributions import constraints
@@ -171,6 +182,15 @@ def cases(root: Path) -> list[tuple[list[str], str]]:
                 fresh,
             ],
             "model 'test_plain_function' returned a plain function without its modules: return ppl_vae.PyroFunction",
+        ),
+        (
+            [
+                "train",
+                experiment_with_plugin(root, "nan_data.py", '[data]\nname = "test_nan_data"\n'),
+                "--run-dir",
+                fresh,
+            ],
+            "the valid split of digits, x, has 5 NaN or infinite values",
         ),
         (["evaluate", str(root / "ae")], "'delta_encoder' is a deterministic encoder, not a density"),
         (["train", "--resume", run, "--set", "training.epochs=3"], "--resume continues a run as it was configured"),

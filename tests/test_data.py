@@ -14,7 +14,7 @@ from ppl_vae.data import Dataset, Split, check_data, check_fields, check_values
 from ppl_vae.data.datasets import load_binarized_mnist, load_digits, load_fashion_mnist, load_mnist
 from ppl_vae.data.provenance import check_same_data, data_record, random_subset
 from ppl_vae.data.readers import read_idx
-from ppl_vae.data.transforms import binarize, dequantization_levels, to_floating
+from ppl_vae.data.transforms import binarize, likelihood_levels, to_floating
 from ppl_vae.errors import ConfigError, DataError, DataNotFoundError
 
 BERNOULLI = ModelContract(support=constraints.boolean)
@@ -45,16 +45,16 @@ def test_binarize_modes():
     assert torch.equal(dynamic.test.x, binarize(data, "dynamic", BERNOULLI, seed=1).test.x)
 
 
-def test_dequantization_levels():
+def test_likelihood_levels():
     data = to_floating(load_digits())
-    assert dequantization_levels(data, GAUSSIAN, "auto") == 17
-    assert dequantization_levels(data, BERNOULLI, "auto") is None
+    assert likelihood_levels(data, GAUSSIAN, "auto") == 17
+    assert likelihood_levels(data, BERNOULLI, "auto") is None
     with pytest.raises(ConfigError, match="dequantization asked for binary data"):
-        dequantization_levels(binarize(data, "threshold", BERNOULLI), GAUSSIAN, "uniform")
+        likelihood_levels(binarize(data, "threshold", BERNOULLI), GAUSSIAN, "uniform")
     with pytest.raises(ConfigError, match="the model's likelihood is discrete"):
-        dequantization_levels(data, BERNOULLI, "uniform")
+        likelihood_levels(data, BERNOULLI, "uniform")
     continuous = Dataset("c", *(Split(torch.randn(5, 3)) for _ in range(3)))
-    assert dequantization_levels(continuous, GAUSSIAN, "auto") is None
+    assert likelihood_levels(continuous, GAUSSIAN, "auto") is None
 
 
 def _with_train_x(data: Dataset, x: torch.Tensor) -> Dataset:

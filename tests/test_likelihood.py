@@ -132,3 +132,40 @@ def test_a_deterministic_encoder_is_refused():
     pair = Pair(BernoulliVAE((6,)), DeltaEncoder((6,)), guide_name="delta_encoder")
     with pytest.raises(MeasureError, match="'delta_encoder' is a deterministic encoder, not a density"):
         importance_weighted_log_likelihood(pair, torch.ones(3, 6), num_samples=5)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"scale": "fixed", "fixed_scale": 1e-3},  # a needle: as a density on the raw levels it would be huge
+        {"scale": "fixed", "fixed_scale": 0.3},
+        {"scale": "decoder", "min_scale": 1e-4},
+        {"scale": "shared", "min_scale": 1e-4},
+    ],
+)
+def test_no_continuous_model_reports_a_positive_log_likelihood_for_discrete_data(options):
+    """The engine gives continuous likelihoods the data's levels, so they dequantize: every estimate is a
+    bound on a probability, whatever the density's scale."""
+    from ppl_vae.build import prepare
+    from ppl_vae.config import load_experiment
+
+    sets = [f"model.{key}={value!r}" for key, value in options.items()]
+    prepared = prepare(load_experiment("gaussian_digits", [*sets, "training.device='cpu'"]))
+    assert prepared.record["shapes"]["levels"] == 17
+    test = prepared.data.test
+    estimate = importance_weighted_log_likelihood(prepared.pair, test.x[:100], num_samples=50)
+    assert (estimate.log_likelihood.mean() < 0) and (estimate.elbo.mean() < 0)
+
+
+def test_a_needle_density_on_the_levels_is_a_probability_once_dequantized():
+    """Normal(x, 0.001) centred on each 17-level value has a log-density of +383 nats over 64 values;
+    dequantized, the same density gives each image a probability, whose log is below 0."""
+    from ppl_vae.data.datasets import load_digits
+    from ppl_vae.data.transforms import to_floating
+    from ppl_vae.models import Dequantized
+
+    x = to_floating(load_digits()).test.x[:50]
+    needle = dist.Normal(x, 1e-3).to_event(3)
+    assert needle.log_prob(x).mean() > 380
+    dequantized = Dequantized(needle, 17)
+    assert (torch.stack([dequantized.log_prob(x) for _ in range(20)]).logsumexp(0) - math.log(20) < 0).all()

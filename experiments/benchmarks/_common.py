@@ -7,7 +7,9 @@ from pathlib import Path
 
 import torch
 
-from ppl_vae.data import DATA_ENV, Dataset, Split, load_binarized_mnist
+from ppl_vae.data import DATA_ENV, Dataset, Split
+from ppl_vae.data.datasets import load_binarized_mnist
+from ppl_vae.data.transforms import to_floating
 
 SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 
@@ -20,15 +22,19 @@ def shared_data_dir(dataset: str = "binarized_mnist") -> Path | None:
     return None
 
 
-def binarized_mnist_or_random(seed: int = 0) -> tuple[Dataset, str]:
-    """Binarized MNIST when its files are present, else random binary data of the same shape."""
-    folder = shared_data_dir()
+def binarized_mnist_or_random(seed: int = 0, random: bool = False, size: int = 50000) -> tuple[Dataset, str]:
+    """Binarized MNIST (floating point, (N, 1, 28, 28)) when its files are present and ``random`` is
+    False, else random binary images of the same shape (``size`` training images)."""
+    folder = None if random else shared_data_dir()
     if folder is not None:
-        return load_binarized_mnist(str(folder), download=False), f"binarized MNIST from {folder}"
+        data = to_floating(load_binarized_mnist(str(folder), download=False))
+        return data, f"binarized MNIST from {folder}"
     generator = torch.Generator().manual_seed(seed)
 
     def split(n: int) -> Split:
-        return Split(torch.bernoulli(torch.full((n, 784), 0.13), generator=generator))
+        return Split(torch.bernoulli(torch.full((n, 1, 28, 28), 0.13), generator=generator))
 
-    data = Dataset("random", split(50000), split(10000), split(10000), (28, 28), None, "random binary")
-    return data, "random binary data of MNIST's shape (../shared/data not found)"
+    small = min(size, 10000)
+    data = Dataset("random", split(size), split(small), split(small), levels=2, image_shape=(1, 28, 28))
+    reason = "--tiny" if random else "../shared/data not found"
+    return data, f"random binary images of MNIST's shape ({reason})"

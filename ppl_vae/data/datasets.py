@@ -167,29 +167,23 @@ def load_idx_dataset(
     )
 
 
-@register_dataset("mnist")
-def load_mnist(
-    data_dir: str | None = None,
-    download: bool = True,
-    split: str = "auto",
-    seed: int = 0,
-    valid_size: int | None = None,
-    test_size: int = 1000,
-) -> Dataset:
-    """Grey-level MNIST (LeCun et al.) with labels, 256 levels; splits as :func:`load_idx_dataset` says."""
-    return load_idx_dataset("mnist", "MNIST", MNIST_URL, data_dir, download, split, seed, valid_size, test_size)
+def idx_dataset(name: str, title: str, url: str):
+    """The registered factory of an MNIST-format dataset: keyword options as :func:`load_idx_dataset` takes them."""
+
+    def load(
+        data_dir: str | None = None,
+        download: bool = True,
+        split: str = "auto",
+        seed: int = 0,
+        valid_size: int | None = None,
+        test_size: int = 1000,
+    ) -> Dataset:
+        return load_idx_dataset(name, title, url, data_dir, download, split, seed, valid_size, test_size)
+
+    load.__name__ = f"load_{name}"
+    load.__doc__ = f"{title}: 28x28 grey images with labels, 256 levels; splits as load_idx_dataset says."
+    return register_dataset(name)(load)
 
 
-@register_dataset("fashion_mnist")
-def load_fashion_mnist(
-    data_dir: str | None = None,
-    download: bool = True,
-    split: str = "auto",
-    seed: int = 0,
-    valid_size: int | None = None,
-    test_size: int = 1000,
-) -> Dataset:
-    """Fashion-MNIST (Xiao, Rasul & Vollgraf 2017): 10 classes of clothing, 28x28 grey, 256 levels."""
-    return load_idx_dataset(
-        "fashion_mnist", "Fashion-MNIST", FASHION_MNIST_URL, data_dir, download, split, seed, valid_size, test_size
-    )
+load_mnist = idx_dataset("mnist", "MNIST (LeCun et al.)", MNIST_URL)
+load_fashion_mnist = idx_dataset("fashion_mnist", "Fashion-MNIST (Xiao, Rasul & Vollgraf 2017)", FASHION_MNIST_URL)

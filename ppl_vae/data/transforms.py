@@ -14,8 +14,9 @@ from dataclasses import replace
 
 import torch
 from torch import Tensor
+from torch.distributions import constraints
 
-from ppl_vae.contract import ModelContract
+from ppl_vae.contract import ModelContract, levels
 from ppl_vae.data.checks import INTEGER_DTYPES
 from ppl_vae.data.containers import Dataset, Split
 from ppl_vae.errors import ConfigError
@@ -57,7 +58,7 @@ def binarize(data: Dataset, mode: str, contract: ModelContract, seed: int = 0) -
     splits = data.splits()
     binary = all(_is_binary(getattr(s, field)) for s in splits.values() if getattr(s, field) is not None)
     if mode == "auto":
-        mode = "threshold" if contract.discrete and not binary else "none"
+        mode = "threshold" if contract.support is constraints.boolean and not binary else "none"
     if mode == "none" or binary:
         return data
     what = "" if field == "x" else " (outputs y)"
@@ -81,20 +82,28 @@ def binarize(data: Dataset, mode: str, contract: ModelContract, seed: int = 0) -
     )
 
 
-def dequantization_levels(data: Dataset, contract: ModelContract, mode: str) -> int | None:
-    """The number of levels L a continuous likelihood must dequantize with, or None.
+def likelihood_levels(data: Dataset, contract: ModelContract, mode: str) -> int | None:
+    """The number of levels L the model's likelihood is given, or None (a Bernoulli, or continuous data).
 
-    ``mode`` is ``data.dequantize``: ``"auto"`` dequantizes whenever a continuous likelihood
-    meets discrete data (including binary data: L = 2); ``"uniform"`` asks for it explicitly
-    and is refused where it cannot apply.
+    A discretized likelihood (support ``levels``) gets the data's levels and needs them. A continuous
+    one gets them to dequantize with; ``mode`` is ``data.dequantize``: ``"auto"`` dequantizes whenever
+    a continuous likelihood meets discrete data (including binary data: L = 2); ``"uniform"`` asks for
+    it explicitly and is refused where it cannot apply.
     """
     if contract.discrete:
         if mode == "uniform":
             raise ConfigError(
                 "data.dequantize = 'uniform' asks to dequantize for a continuous likelihood, but the model's "
-                "likelihood is discrete (Bernoulli); remove the option"
+                "likelihood is discrete; remove the option"
             )
-        return None
+        if contract.support is not levels:
+            return None
+        if data.levels is None:
+            raise ConfigError(
+                f"the model's discretized likelihood needs discrete data with declared levels; "
+                f"{data.name} declares none"
+            )
+        return data.levels
     if data.levels is None:
         if mode == "uniform":
             raise ConfigError(f"data.dequantize = 'uniform' needs discrete data, but {data.name} declares no levels")
