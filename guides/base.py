@@ -12,26 +12,55 @@ from typing import Any, ClassVar
 
 import pyro
 import pyro.distributions as dist
+import torch
 from torch import Tensor, nn
 
 from ppl_vae.contract import GuideContract
+from ppl_vae.errors import ConfigError
 from ppl_vae.models.base import check_latent_dim
 from ppl_vae.networks import build_network
 
+CORRUPTIONS = ("none", "mask", "gaussian")
+
 
 class AmortizedGuide(nn.Module):
-    """q(z | x, c) with ``outputs_per_latent * latent_dim`` encoder outputs per example; c from :meth:`condition`."""
+    """q(z | x, c) with ``outputs_per_latent * latent_dim`` encoder outputs per example; c from :meth:`condition`.
+
+    ``corruption`` makes a denoising encoder (Vincent et al. 2008): while training, and only then,
+    the encoder reads a corrupted x: ``"mask"`` sets each value to 0 with probability ``noise``,
+    ``"gaussian"`` adds Normal(0, noise^2) noise. The model still scores the clean x.
+    """
 
     contract: ClassVar[GuideContract]
 
     def __init__(
-        self, x_shape: tuple[int, ...], latent_dim: int, encoder: Any, outputs_per_latent: int, condition_dim: int = 0
+        self,
+        x_shape: tuple[int, ...],
+        latent_dim: int,
+        encoder: Any,
+        outputs_per_latent: int,
+        condition_dim: int = 0,
+        corruption: str = "none",
+        noise: float = 0.0,
     ):
         super().__init__()
+        if corruption not in CORRUPTIONS:
+            raise ConfigError(f"unknown corruption '{corruption}'; valid corruptions: {', '.join(CORRUPTIONS)}")
+        if not 0 <= noise < (1 if corruption == "mask" else float("inf")):
+            raise ConfigError(f"noise must be in [0, 1) for masking and non-negative otherwise, got {noise}")
         self.x_shape = tuple(x_shape)
         self.latent_dim = check_latent_dim(latent_dim)
+        self.corruption, self.noise = corruption, noise
         out_shape = (outputs_per_latent * latent_dim,)
         self.encoder = build_network(encoder, self.x_shape, out_shape, condition_dim, "guide.encoder")
+
+    def corrupted(self, x: Tensor) -> Tensor:
+        """x as the encoder reads it: corrupted while training a denoising encoder, else unchanged."""
+        if not self.training or self.corruption == "none" or self.noise == 0:
+            return x
+        if self.corruption == "mask":
+            return x * (torch.rand_like(x) >= self.noise).to(x.dtype)
+        return x + self.noise * torch.randn_like(x)
 
     def condition(self, y: Tensor | None, x: Tensor) -> Tensor | None:
         """What the encoder reads besides x (N, *x_shape): (N, condition_dim) in x's dtype; None if nothing."""
@@ -39,7 +68,7 @@ class AmortizedGuide(nn.Module):
 
     def encode(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         """Encoder output (N, outputs_per_latent * latent_dim) for x (N, *x_shape)."""
-        return self.encoder(x, self.condition(y, x))
+        return self.encoder(self.corrupted(x), self.condition(y, x))
 
     def posterior(self, x: Tensor, y: Tensor | None = None) -> dist.Distribution:
         """q(z | x, ...): batch shape (N,), event shape (latent_dim,)."""

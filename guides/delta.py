@@ -21,12 +21,22 @@ from ppl_vae.registry import register_guide
 
 @register_guide("delta_encoder")
 class DeltaEncoder(AmortizedGuide):
-    """q(z | x) = Delta(encoder(x)): the code of x (..., *x_shape) is ``encoder(x)``, of ``latent_dim``."""
+    """q(z | x) = Delta(encoder(x)): the code of x (..., *x_shape) is ``encoder(x)``, of ``latent_dim``.
+
+    ``corruption`` and ``noise`` make it a denoising autoencoder (see
+    :class:`~ppl_vae.guides.base.AmortizedGuide`)."""
 
     contract = GuideContract(density=False)
 
-    def __init__(self, x_shape: tuple[int, ...], latent_dim: int = 10, encoder: Any = "mlp"):
-        super().__init__(x_shape, latent_dim, encoder, 1)
+    def __init__(
+        self,
+        x_shape: tuple[int, ...],
+        latent_dim: int = 10,
+        encoder: Any = "mlp",
+        corruption: str = "none",
+        noise: float = 0.0,
+    ):
+        super().__init__(x_shape, latent_dim, encoder, 1, corruption=corruption, noise=noise)
 
     def posterior(self, x: Tensor, y: Tensor | None = None) -> dist.Distribution:
         return dist.Delta(self.encode(x, y), event_dim=1)

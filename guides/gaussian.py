@@ -16,7 +16,8 @@ from ppl_vae.registry import register_guide
 @register_guide("gaussian_encoder")
 class GaussianEncoder(AmortizedGuide):
     """q(z | x) = Normal(mu(x), diag sigma(x)^2): the encoder maps x (..., *x_shape) to [mu, raw], and
-    sigma = min_scale + softplus(raw); y is ignored."""
+    sigma = min_scale + softplus(raw); y is ignored. ``corruption`` and ``noise``: a denoising encoder
+    (see :class:`~ppl_vae.guides.base.AmortizedGuide`)."""
 
     contract = GuideContract(density=True)
 
@@ -26,8 +27,10 @@ class GaussianEncoder(AmortizedGuide):
         latent_dim: int = 10,
         encoder: Any = "mlp",
         min_scale: float = 1e-4,
+        corruption: str = "none",
+        noise: float = 0.0,
     ):
-        super().__init__(x_shape, latent_dim, encoder, 2)
+        super().__init__(x_shape, latent_dim, encoder, 2, corruption=corruption, noise=noise)
         self.min_scale = min_scale
 
     def posterior(self, x: Tensor, y: Tensor | None = None) -> dist.Distribution:

@@ -78,3 +78,25 @@ class LinearGaussianModel(LatentVariableModel):
         m = weight.T @ weight + var * torch.eye(self.latent_dim, dtype=weight.dtype, device=weight.device)
         loc = torch.linalg.solve(m, weight.T @ (x.reshape(x.shape[0], -1) - bias).T).T
         return dist.MultivariateNormal(loc, covariance_matrix=var * torch.linalg.inv(m))
+
+
+def fit_ppca(x: Tensor, latent_dim: int, extra_variance: float = 0.0) -> LinearGaussianModel:
+    """Maximum-likelihood probabilistic PCA of ``x`` (N, *shape) in closed form (Tipping & Bishop 1999).
+
+    With S the sample covariance (plus ``extra_variance`` on its diagonal) and its eigenvalues
+    l_1 >= ... >= l_D with eigenvectors U: sigma^2 = mean of l_{d+1..D}, W = U_d (L_d - sigma^2 I)^(1/2),
+    b = the sample mean. ``extra_variance``: the variance of uniform dequantization noise,
+    1 / (12 L^2), to fit the dequantized data (k + u) / L in expectation from the cube centres.
+    """
+    flat = x.reshape(x.shape[0], -1).double()
+    mean = flat.mean(0)
+    covariance = torch.cov(flat.T, correction=0) + extra_variance * torch.eye(flat.shape[1], dtype=flat.dtype)
+    eigenvalues, eigenvectors = torch.linalg.eigh(covariance)
+    eigenvalues, eigenvectors = eigenvalues.flip(0), eigenvectors.flip(1)
+    noise = eigenvalues[latent_dim:].mean()
+    weight = eigenvectors[:, :latent_dim] * (eigenvalues[:latent_dim] - noise).clamp(min=0).sqrt()
+    model = LinearGaussianModel(tuple(x.shape[1:]), latent_dim, noise_scale=float(noise.sqrt()))
+    with torch.no_grad():
+        model.linear.weight.copy_(weight)
+        model.linear.bias.copy_(mean)
+    return model.to(x.dtype)

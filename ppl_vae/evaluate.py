@@ -7,6 +7,7 @@ after a call as before it, so evaluating during training cannot change the train
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from torch import Tensor
 from ppl_vae.data.checks import check_data
 from ppl_vae.device import frozen
 from ppl_vae.errors import MeasureError
+from ppl_vae.objectives import KLWeight
 from ppl_vae.pair import Pair
 from ppl_vae.pairing import PROBE_SIZE
 from ppl_vae.progress import Progress
@@ -49,15 +51,19 @@ def bound_per_example(
     num_particles: int = 1,
     batch_size: int = 500,
     seed: int = 0,
+    beta: float | None = None,
 ) -> Tensor:
     """Importance-weighted bound log (1/K) sum_k w_k per example, K = ``num_particles``: (N,) nats.
 
     With K = 1 this is a single-sample ELBO estimate, log p(x, z) - log q(z | x), z ~ q.
-    Unscaled log-densities: the true bound whatever beta the pair was trained with. ``x`` and
-    ``y`` may live on any device; batches move to the pair's.
+    Unscaled log-densities: the true bound whatever beta the pair was trained with; with
+    ``beta``, the latent terms are weighted by it instead (the training objective of a
+    beta-weighted or deterministic-encoder pair, which bounds nothing). ``x`` and ``y`` may
+    live on any device; batches move to the pair's.
     """
     device = pair.device
-    with frozen(seed, device):
+    weighting = KLWeight(beta) if beta is not None else contextlib.nullcontext()
+    with frozen(seed, device), weighting:
         bounds = []
         for s in batches(x.shape[0], batch_size):
             lw = log_weights(
@@ -66,6 +72,7 @@ def bound_per_example(
                 x[s].to(device),
                 None if y is None else y[s].to(device),
                 num_particles,
+                scaled=beta is not None,
                 max_plate_nesting=pair.max_plate_nesting,
             )
             bounds.append(torch.logsumexp(lw, 0) - math.log(num_particles))

@@ -28,7 +28,8 @@ class Pair(nn.Module):
     ``state_dict()`` (keys ``model.*``, ``guide.*``) cover both.
 
     Their contracts are read from their ``contract`` attributes. :meth:`check` runs the pairing
-    check on a few examples and records how deep plates nest (``max_plate_nesting``).
+    check on a few examples and records how deep plates nest (``max_plate_nesting``). A pair is
+    in evaluation mode (``nn.Module.eval``) except while :class:`~ppl_vae.train.Trainer` takes steps.
     """
 
     def __init__(self, model: nn.Module, guide: nn.Module, model_name: str = "model", guide_name: str = "guide"):
@@ -38,6 +39,7 @@ class Pair(nn.Module):
         self.model_contract: ModelContract = declared(model, ModelContract, "model", model_name)
         self.guide_contract: GuideContract = declared(guide, GuideContract, "guide", guide_name)
         self.max_plate_nesting = 1
+        self.eval()  # training mode only while a trainer takes steps
 
     @property
     def device(self):

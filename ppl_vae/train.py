@@ -159,15 +159,20 @@ class Trainer:
         return total / count
 
     def validation_bound(self) -> float:
-        """Mean validation bound, nats per example (fixed seed, beta = 1).
+        """Mean validation bound, nats per example (fixed seed).
 
         The bound the objective optimizes: the ELBO (K = 1) for ``trace_elbo`` and
         ``analytic_kl``, the IW-K bound with K = ``num_particles`` for ``iwae``, whose
-        ELBO may get worse as its IW bound improves.
+        ELBO may get worse as its IW bound improves; with beta = 1, the true bound whatever
+        beta training used. A deterministic encoder has no bound: its validation figure is the
+        training objective itself, log p(x | z) + beta log p(z) at z = f(x).
         """
         valid = self.data.valid
         k = self.config.num_particles if self.config.objective == "iwae" else 1
-        bounds = bound_per_example(self.pair, valid.x, valid.y, k, batch_size=max(1, 20000 // k), seed=self.config.seed)
+        beta = None if self.pair.guide_contract.density else self.config.beta
+        bounds = bound_per_example(
+            self.pair, valid.x, valid.y, k, batch_size=max(1, 20000 // k), seed=self.config.seed, beta=beta
+        )
         return bounds.mean().item()
 
     def _warming_up(self) -> bool:
@@ -176,9 +181,13 @@ class Trainer:
     def fit(self) -> list[EpochRecord]:
         """Train until ``config.epochs`` or early stopping; leave the best parameters loaded.
 
+        The pair is in training mode (``nn.Module.train``) during the steps only: a denoising
+        encoder corrupts its input then, never when evaluated.
+
         Early stopping counts epochs without improvement only after the KL warm-up.
         """
         config = self.config
+        self.pair.train()
         with Progress("training", self.steps_per_epoch, config.epochs, self.epoch, enabled=self.verbose) as progress:
             while not self.finished and self.epoch < config.epochs:
                 self.epoch += 1
@@ -186,7 +195,9 @@ class Trainer:
                 learning_rate = self.strategy.learning_rate()
                 train_objective = self._train_epoch(progress)
                 self.strategy.end_epoch()
+                self.pair.eval()
                 valid = self.validation_bound()
+                self.pair.train()
                 beta = self.beta_at(self.epoch * self.steps_per_epoch)
                 record = EpochRecord(
                     self.epoch, train_objective, valid, beta, learning_rate, time.perf_counter() - start
@@ -205,5 +216,6 @@ class Trainer:
                 for callback in self.callbacks:
                     callback(self, record)
         self.strategy.zero_grad()
+        self.pair.eval()
         self.pair.load_state_dict(self.best_state)
         return self.history

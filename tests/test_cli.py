@@ -60,22 +60,6 @@ def test_sample_writes_a_png(trained_run, tmp_path):
     assert (trained_run / "samples-seed2.png").is_file()
 
 
-def test_non_terminal_output_prints_a_line_per_epoch(tmp_path):
-    """Without a terminal (a log file, CI) training says it is alive once per epoch."""
-    command = [
-        sys.executable,
-        "-m",
-        "ppl_vae",
-        "train",
-        *set_args("training.epochs=2"),
-        "--run-dir",
-        str(tmp_path / "r"),
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    assert "epoch 1/2: train" in done.stdout and "epoch 2/2: train" in done.stdout
-
-
 def test_help_and_list_load_no_heavy_library():
     code = (
         "import sys\n"

@@ -93,9 +93,9 @@ def test_chunking_does_not_change_the_estimate():
     chunked = importance_weighted_log_likelihood(pair, x[:30], num_samples=50, max_elements=6 * 7)
     assert torch.allclose(chunked.log_likelihood, pair.model.exact_log_likelihood(x[:30]), atol=1e-3)
     pair, x = ppca_pair(exact_guide=False)
-    whole = importance_weighted_log_likelihood(pair, x[:30], num_samples=2000, seed=3)
-    chunked = importance_weighted_log_likelihood(pair, x[:30], num_samples=2000, seed=3, max_elements=6 * 7)
-    assert abs(whole.log_likelihood.mean() - chunked.log_likelihood.mean()) < 0.02
+    whole = importance_weighted_log_likelihood(pair, x[:30], num_samples=500, seed=3)
+    chunked = importance_weighted_log_likelihood(pair, x[:30], num_samples=500, seed=3, max_elements=6 * 40)
+    assert abs(whole.log_likelihood.mean() - chunked.log_likelihood.mean()) < 0.03
     assert chunked.latent_means["z"].shape == (30, 2) and chunked.kl_per_dim["z"].shape == (30, 2)
     assert torch.isnan(importance_weighted_log_likelihood(pair, x[:3], num_samples=24).khat).all()
 

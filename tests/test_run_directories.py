@@ -30,6 +30,7 @@ def test_a_second_writer_is_refused_with_the_holder_named(tmp_path, capsys):
 
 
 def test_two_concurrent_trainings_exactly_one_succeeds(tmp_path):
+    """Also: without a terminal (here, a pipe; a log file, CI) training prints a line per epoch."""
     run = tmp_path / "run"
 
     def start(seed: int) -> subprocess.Popen:
@@ -48,6 +49,8 @@ def test_two_concurrent_trainings_exactly_one_succeeds(tmp_path):
     assert experiment["training"]["seed"] == winners[0]
     state = load_checkpoint(run / "checkpoint.pt")
     assert state["epoch"] == 30 and state["finished"]
+    lines = processes[winners[0]].stdout.read()
+    assert "epoch 1/30: train" in lines and "epoch 30/30: train" in lines
 
 
 def test_a_stale_lock_of_a_dead_process_is_recovered(tmp_path, fast_experiment):
