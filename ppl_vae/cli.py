@@ -230,93 +230,24 @@ def cmd_classify(args: argparse.Namespace) -> None:
     print(f"wrote {stem}.json and {stem}.png to {run.directory}")
 
 
-def unconditional_latent_run(run, command: str) -> None:
-    """Refuse, in one sentence, a run whose codes ``command`` cannot read."""
-    from ppl_vae.contract import Conditioning
-
-    contract = run.pair.model_contract
-    if not contract.latent:
-        raise RunError(f"{run.directory} has no latent variables: {command} reads codes")
-    if contract.conditioning is not Conditioning.NONE:
-        what = (
-            "predicts outputs y from inputs x"
-            if contract.conditioning is Conditioning.INPUT
-            else "is label-conditioned"
-        )
-        raise RunError(f"{run.directory} {what}: {command} reads the codes of an unconditional model, q(z | x)")
-
-
 def cmd_latents(args: argparse.Namespace) -> None:
-    from ppl_vae.latent_figures import plot_codes, plot_interpolations, plot_manifold, plot_traversals
-    from ppl_vae.latents import measure
-    from ppl_vae.lock import RunLock
-    from ppl_vae.report import write_json
+    from ppl_vae.latent_views import write_latent_views
     from ppl_vae.run import load_trained
 
     require_positive(args.steps, "--steps")
     runs = [load_trained(Path(d), args.device) for d in [args.run_dir, *([args.other] if args.other else [])]]
-    for run in runs:
-        unconditional_latent_run(run, "latents")
-    main_run = runs[0]
-    results, panels = {}, []
-    for run in runs:
-        data = run.data()
-        measures, z = measure(run.pair, data, args.seed)
-        results[str(run.directory)] = measures.as_dict()
-        panels.append((f"{run.directory.name}: {run.pair.guide_name}", z, data.test.y if data.num_classes else None))
-        print(f"{run.directory}:")
-        print_table(measures.as_dict(), skip=("class_log_det",))
-    latent_dim = panels[0][1].shape[1]
-    dims = tuple(args.dims) if args.dims else (0, 1)
-    if max(dims) >= latent_dim or min(dims) < 0 or dims[0] == dims[1] or latent_dim < 2:
-        raise ConfigError(f"--dims {dims[0]} {dims[1]}: give two different latent dimensions below {latent_dim}")
-    stem = "latents" if len(runs) == 1 else f"latents-vs-{runs[1].directory.name}"
-    image_shape = main_run.view.image_shape
-    with RunLock(main_run.directory, "latents"):
-        plot_codes(panels, main_run.directory / f"{stem}_scatter.png")
-        written = [f"{stem}.json", f"{stem}_scatter.png"]
-        if image_shape is not None:
-            data = main_run.data()
-            test = data.test
-            ends = interpolation_ends(panels[0][1], None if test.y is None else test.y.cpu())
-            plot_manifold(
-                main_run.pair, image_shape, latent_dim, dims, args.steps, main_run.directory / f"{stem}_manifold.png"
-            )
-            plot_traversals(
-                main_run.pair, image_shape, latent_dim, args.steps, main_run.directory / f"{stem}_traversals.png"
-            )
-            plot_interpolations(
-                main_run.pair, image_shape, ends, args.steps, main_run.directory / f"{stem}_interpolations.png"
-            )
-            written += [f"{stem}_manifold.png", f"{stem}_traversals.png", f"{stem}_interpolations.png"]
-            if latent_dim != 2:
-                print(
-                    f"the manifold grid shows z_{dims[0] + 1} and z_{dims[1] + 1} with the other {latent_dim - 2} "
-                    "latents at 0 (choose others with --dims)"
-                )
-        else:
-            print("vector data has no image shape: no manifold, traversal or interpolation figures")
-        write_json(main_run.directory / f"{stem}.json", {"runs": results, "manifold_dims": list(dims)})
-    for measures in results.values():
-        if measures["note"]:
-            print(measures["note"])
-    print(f"wrote {', '.join(written)} to {main_run.directory}")
-
-
-def interpolation_ends(z, labels, pairs: int = 3):
-    """(code, code) pairs to interpolate between: the first examples of classes 0 and 1, 2 and 3, ...
-    with labels; else examples 0 and 1, 2 and 3, ..."""
-    if labels is None:
-        return [(z[2 * i], z[2 * i + 1]) for i in range(pairs)]
-    first = {int(c): int((labels == c).nonzero()[0]) for c in labels.unique()}
-    classes = sorted(first)
-    return [(z[first[classes[2 * i]]], z[first[classes[2 * i + 1]]]) for i in range(min(pairs, len(classes) // 2))]
+    views = write_latent_views(runs, args.dims, args.steps, args.seed)
+    for directory, measures in views.measures.items():
+        print(f"{directory}:")
+        print_table(measures, skip=("class_log_det", "note"))
+    for note in views.notes:
+        print(note)
+    print(f"wrote {', '.join(views.files)} to {runs[0].directory}")
 
 
 def cmd_probe(args: argparse.Namespace) -> None:
-    from ppl_vae.lock import RunLock
-    from ppl_vae.probe import ALL, chance, probe
-    from ppl_vae.report import write_json
+    from ppl_vae.latent_views import require_codes
+    from ppl_vae.probe import ALL, write_probe
     from ppl_vae.run import load_trained
 
     require_positive(args.draws, "--draws")
@@ -325,15 +256,9 @@ def cmd_probe(args: argparse.Namespace) -> None:
     if bad:
         raise ConfigError(f"--labels takes whole numbers or 'all', got {bad[0]!r}")
     run = load_trained(Path(args.run_dir), args.device)
-    unconditional_latent_run(run, "probe")
-    data = run.data()
-    start = time.perf_counter()
-    table = probe(run.pair, data, counts, args.draws, args.seed)
-    summary = {"run": str(run.directory), "chance_accuracy": chance(data), "draws": args.draws, "accuracy": table}
-    summary["seconds"] = round(time.perf_counter() - start, 1)
-    stem = "probe-" + "-".join(str(c) for c in counts)
-    with RunLock(run.directory, "probe"):
-        write_json(run.directory / f"{stem}.json", summary)
+    require_codes(run, "probe")
+    summary, stem = write_probe(run, counts, args.draws, args.seed)
+    table = summary["accuracy"]
     print(
         f"test accuracy of a logistic regression with n labels (mean ± std over {args.draws} draws; "
         f"chance {summary['chance_accuracy']:.3f}):"

@@ -201,8 +201,12 @@ def importance_weighted_log_likelihood(
     n, width = x.shape[0], max(x[0].numel(), scored[0].numel())
     n_chunk, k_chunk = _chunk_sizes(n, num_samples, width, max_elements)
     device = pair.device
-    parts: dict[str, list] = {"lw": [], "means": [], "kl": []}
     pair.check(x[:PROBE_SIZE], None if y is None else y[:PROBE_SIZE])
+    # Results are allocated once and filled in place (see ppl_vae.ppc: arrays made between chunks
+    # would pin the allocator's heap between the chunks' temporaries).
+    log_w = torch.empty(num_samples, n, dtype=x.dtype)  # (K, N)
+    latent_means: dict[str, Tensor] = {}
+    kl_per_dim: dict[str, Tensor] = {}
     chunks = list(batches(n, n_chunk))
     with (
         frozen(seed, device),
@@ -213,23 +217,24 @@ def importance_weighted_log_likelihood(
     ):
         for s in chunks:
             xs, ys = x[s].to(device), None if y is None else y[s].to(device)
-            log_w, sums, kls = [], {}, {}
+            sums, kls = {}, {}
             for k in range(0, num_samples, k_chunk):
                 k_now = min(k_chunk, num_samples - k)
                 lw, guide_trace, model_trace = traced_log_weights(
                     pair.model, pair.guide, xs, ys, k_now, max_plate_nesting=pair.max_plate_nesting
                 )
-                log_w.append(lw)
+                log_w[k : k + k_now, s] = lw.cpu()
                 for name, site in sample_sites(guide_trace).items():
                     sums[name] = sums.get(name, 0) + site["value"].sum(0)
                     kl = _per_dim_kl(site, model_trace.nodes[name])
                     if kl is not None:
                         kls[name] = kls.get(name, 0) + kl.sum(0)
-            parts["lw"].append(torch.cat(log_w).cpu())
-            parts["means"].append({name: (total / num_samples).cpu() for name, total in sums.items()})
-            parts["kl"].append({name: (total / num_samples).cpu() for name, total in kls.items()})
+            for results, totals in ((latent_means, sums), (kl_per_dim, kls)):
+                for name, total in totals.items():
+                    if name not in results:
+                        results[name] = torch.empty(n, *total.shape[1:], dtype=total.dtype)
+                    results[name][s] = (total / num_samples).cpu()
             bar.step()
-    log_w = torch.cat(parts["lw"], dim=1)  # (K, N)
     log_mean_w = torch.logsumexp(log_w, 0) - math.log(num_samples)
     w = torch.exp(log_w - log_w.max(0).values)
     mean_w, mean_w2 = w.mean(0), (w**2).mean(0)
@@ -247,8 +252,8 @@ def importance_weighted_log_likelihood(
         ess=num_samples * mean_w**2 / mean_w2,
         khat=khat.reshape(n),
         elbo=log_w.mean(0),
-        latent_means={k: torch.cat([m[k] for m in parts["means"]]) for k in parts["means"][0]},
-        kl_per_dim={k: torch.cat([m[k] for m in parts["kl"]]) for k in parts["kl"][0]},
+        latent_means=latent_means,
+        kl_per_dim=kl_per_dim,
         num_samples=num_samples,
         exact=exact,
     )

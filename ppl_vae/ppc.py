@@ -121,61 +121,68 @@ def posterior_predictive_check(
         statistics = STATISTICS.entries()
     n, device = x.shape[0], pair.device
     batch = max(1, min(n, max_elements // (num_samples * width)))
-    keys = ("observed", "replicated", "prior", "log_likelihood", "x_rep")
-    parts: dict[str, list] = {k: [] for k in keys}
-    latents: dict[str, list] = {}
+    # Every result is allocated once, before the first batch, and filled in place: long-lived
+    # arrays made between batches would pin the allocator's heap between the batches'
+    # temporaries, and it would grow with N (measured: 9.4 GB for 10,000 images, S = 100).
+    observed = {k: np.empty(n) for k in statistics}
+    replicated = {k: np.empty((num_samples, n)) for k in statistics}
+    prior = {k: np.empty((num_samples, n)) for k in statistics}
+    log_likelihood = np.empty((num_samples, n))
+    shown = min(n, keep_images)
+    x_rep_subset = np.empty((num_samples, shown, width), dtype=np.float64)
+    latents: dict[str, np.ndarray] = {}
     bins = np.zeros((CALIBRATION_BINS, 3))
     bernoulli = True
     pixel_replicated = np.zeros((num_samples, width))
 
-    def stats_of(values: Tensor) -> dict[str, np.ndarray]:
+    def store(target: dict[str, np.ndarray], values: Tensor, s: slice) -> None:
+        """The statistics of ``values`` (..., b, *image_shape) into ``target[name][..., s]``."""
         if not statistics:
-            return {}
+            return
         images = grey_images(values, image_shape)
         lead = values.shape[: values.dim() - len(image_shape)]
-        return {k: fn(images).reshape(lead) for k, fn in statistics.items()}
+        for name, fn in statistics.items():
+            target[name][..., s] = fn(images).reshape(lead)
 
     with frozen(seed, device), pyro.validation_enabled(False):
         for s in batches(n, batch):
             xs, ys = x[s].to(device), None if y is None else y[s].to(device)
             x_rep, likelihood, guide_trace = posterior_predictive(pair, xs, ys, num_samples)
-            parts["observed"].append(stats_of(xs))
-            parts["replicated"].append(stats_of(x_rep))
-            parts["log_likelihood"].append(likelihood.log_prob(xs).cpu().numpy())
+            store(observed, xs, s)
+            store(replicated, x_rep, s)
+            log_likelihood[:, s] = likelihood.log_prob(xs).cpu().numpy()
             for name, site in sample_sites(guide_trace).items():
-                per_example = site["value"][0, 0].numel() * num_samples
-                keep = max(0, min(len(xs), max_latent_values // per_example - s.start))
-                if keep:
-                    latents.setdefault(name, []).append(site["value"][:, :keep].cpu().numpy())
+                event = tuple(site["value"].shape[2:])
+                kept = min(n, max_latent_values // (max(1, math.prod(event)) * num_samples))
+                if name not in latents:
+                    latents[name] = np.empty((num_samples, kept, *event))
+                if s.start < kept:
+                    latents[name][:, s.start : min(s.stop, kept)] = site["value"][:, : kept - s.start].cpu().numpy()
             flat_rep = x_rep.reshape(num_samples, len(xs), width)
-            if s.start < keep_images:
-                parts["x_rep"].append(flat_rep[:, : keep_images - s.start].cpu().numpy())
+            if s.start < shown:
+                x_rep_subset[:, s.start : min(s.stop, shown)] = flat_rep[:, : shown - s.start].cpu().numpy()
             pixel_replicated += flat_rep.sum(1).cpu().numpy()
             base = likelihood.base_dist if isinstance(likelihood, dist.Independent) else likelihood
             bernoulli = bernoulli and isinstance(base, dist.Bernoulli)
             if bernoulli:
                 probs = likelihood.mean.reshape(-1).cpu().numpy()
-                observed = xs.expand(num_samples, *xs.shape).reshape(-1).cpu().numpy()
+                observed_values = xs.expand(num_samples, *xs.shape).reshape(-1).cpu().numpy()
                 which = np.minimum((probs * CALIBRATION_BINS).astype(int), CALIBRATION_BINS - 1)
                 bins[:, 0] += np.bincount(which, probs, CALIBRATION_BINS)
-                bins[:, 1] += np.bincount(which, observed, CALIBRATION_BINS)
+                bins[:, 1] += np.bincount(which, observed_values, CALIBRATION_BINS)
                 bins[:, 2] += np.bincount(which, minlength=CALIBRATION_BINS)
-            parts["prior"].append(stats_of(prior_predictive(pair, len(xs), ys, num_samples)[0]))
+            store(prior, prior_predictive(pair, len(xs), ys, num_samples)[0], s)
 
-    def joined(key: str, axis: int) -> dict[str, np.ndarray]:
-        return {k: np.concatenate([p[k] for p in parts[key]], axis=axis) for k in statistics}
-
-    observed, replicated, prior = joined("observed", 0), joined("replicated", 1), joined("prior", 1)
     counts = np.maximum(bins[:, 2:3], 1)
     return PredictiveCheck(
         observed=observed,
         replicated=replicated,
         prior=prior,
         p_values={k: _mid_p_values(replicated[k], observed[k]) for k in statistics},
-        latents={k: np.concatenate(v, axis=1) for k, v in latents.items()},
-        log_likelihood=np.concatenate(parts["log_likelihood"], axis=1),
+        latents=latents,
+        log_likelihood=log_likelihood,
         x_subset=x[:keep_images].reshape(-1, width).cpu().numpy(),
-        x_rep_subset=np.concatenate(parts["x_rep"], axis=1),
+        x_rep_subset=x_rep_subset,
         calibration=np.column_stack([bins[:, :2] / counts, bins[:, 2]]) if bernoulli else None,
         pixel_observed=x.reshape(n, width).mean(0).cpu().numpy(),
         pixel_replicated=pixel_replicated / n,

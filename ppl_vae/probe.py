@@ -11,6 +11,8 @@ dimensions (fitted, without labels, on the whole training split). Kingma et al. 
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import torch
 
@@ -96,3 +98,19 @@ def probe(pair: Pair, data: Dataset, counts: list[int | str], draws: int = 5, se
 def chance(data: Dataset) -> float:
     """Accuracy of always predicting the most frequent test class."""
     return float(torch.bincount(data.test.y.cpu()).max() / len(data.test))
+
+
+def write_probe(run, counts: list[int | str], draws: int = 5, seed: int = 0) -> tuple[dict, str]:
+    """:func:`probe` a trained run; write ``probe-<counts>.json`` into its directory; (summary, file stem)."""
+    from ppl_vae.lock import RunLock
+    from ppl_vae.report import write_json
+
+    data = run.data()
+    start = time.perf_counter()
+    table = probe(run.pair, data, counts, draws, seed)
+    summary = {"run": str(run.directory), "chance_accuracy": chance(data), "draws": draws, "accuracy": table}
+    summary["seconds"] = round(time.perf_counter() - start, 1)
+    stem = "probe-" + "-".join(str(c) for c in counts)
+    with RunLock(run.directory, "probe"):
+        write_json(run.directory / f"{stem}.json", summary)
+    return summary, stem
