@@ -28,7 +28,8 @@ from ppl_vae.data.checks import check_fields, check_fit, check_values
 from ppl_vae.data.containers import Dataset
 from ppl_vae.data.provenance import check_same_data, data_record
 from ppl_vae.data.transforms import binarize, likelihood_levels, to_floating
-from ppl_vae.device import DTYPES, fits_on, resolve_device
+from ppl_vae.device import DTYPES, fits_on
+from ppl_vae.distributed import RANK_SEED_STRIDE, SINGLE, World, connect
 from ppl_vae.errors import ConfigError
 from ppl_vae.pair import Pair
 from ppl_vae.pairing import PROBE_SIZE
@@ -127,9 +128,11 @@ def place(data: Dataset, device: torch.device) -> Dataset:
     return data.with_splits(pinned)
 
 
-def run_record(raw: Dataset, shapes: dict[str, Any], pair: Pair, device: torch.device, dtype: str) -> dict[str, Any]:
+def run_record(
+    raw: Dataset, shapes: dict[str, Any], pair: Pair, device: torch.device, dtype: str, world_size: int = 1
+) -> dict[str, Any]:
     """``run.json``: the raw data's record (fingerprint, pinned options), the shapes the pair was built
-    with, plate nesting, device and dtype."""
+    with, plate nesting, device, dtype and the number of training processes."""
     return {
         "format": "ppl_vae.run/1",
         "data": data_record(raw),
@@ -137,14 +140,18 @@ def run_record(raw: Dataset, shapes: dict[str, Any], pair: Pair, device: torch.d
         "max_plate_nesting": pair.max_plate_nesting,
         "device": str(device),
         "dtype": dtype,
+        "world_size": world_size,
     }
 
 
-def prepare(experiment: Experiment, device: str | None = None, recorded: dict[str, Any] | None = None) -> Prepared:
+def prepare(
+    experiment: Experiment, device: str | None = None, recorded: dict[str, Any] | None = None, world: World = SINGLE
+) -> Prepared:
     """Load and check the data, build the pair (seeded) and check the pairing; writes nothing.
 
     ``device`` overrides ``training.device``. ``recorded``: a run's ``run.json``, whose data
-    fingerprint the loaded data must match (a command rebuilding a run's data).
+    fingerprint the loaded data must match (a command rebuilding a run's data). ``world``: the
+    processes of a distributed run; this one joins their group (``ppl_vae.distributed``).
     """
     training = experiment.training
     load_plugins(experiment)
@@ -156,7 +163,7 @@ def prepare(experiment: Experiment, device: str | None = None, recorded: dict[st
     sections = copy.deepcopy(experiment.sections)
     sections["data"].update(raw.options)
     experiment = Experiment(sections)
-    resolved, note = resolve_device(device or training.device)
+    resolved, note = connect(world, device or training.device, training.backend)
     dtype = DTYPES[training.dtype]
     data, levels, notes = fit_data(raw, contract, sections["data"], training.seed, dtype)
     shapes = shapes_of(data, levels)
@@ -165,10 +172,7 @@ def prepare(experiment: Experiment, device: str | None = None, recorded: dict[st
     data = place(data, resolved)
     probe = data.valid
     pair.check(probe.x[:PROBE_SIZE], None if probe.y is None else probe.y[:PROBE_SIZE])
-    return Prepared(
-        experiment,
-        data,
-        pair,
-        run_record(raw, shapes, pair, resolved, training.dtype),
-        [note, *notes] if note else notes,
-    )
+    if world.active:
+        torch.manual_seed(training.seed + RANK_SEED_STRIDE * world.rank)
+    record = run_record(raw, shapes, pair, resolved, training.dtype, world.size)
+    return Prepared(experiment, data, pair, record, [note, *notes] if note else notes)

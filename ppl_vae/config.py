@@ -41,6 +41,7 @@ OBJECTIVES = ("trace_elbo", "analytic_kl", "iwae")
 OPTIMIZERS = ("adam", "adamw")
 SCHEDULES = ("constant", "exponential", "cosine", "iwae")
 DTYPES = ("float32", "float64")
+BACKENDS = ("auto", "gloo", "nccl")
 BINARIZE_MODES = ("auto", "none", "threshold", "dynamic")
 DEQUANTIZE_MODES = ("auto", "uniform")
 DATA_ENGINE_KEYS = ("name", "binarize", "dequantize")
@@ -73,7 +74,8 @@ class TrainingConfig:
     ``min_learning_rate`` over ``epochs``); ``iwae`` (Burda et al. 2016: 10^(-i/7) times
     ``learning_rate`` during the 3^i epochs of stage i = 0, 1, ...; 3,280 epochs for i <= 7).
     ``device``: ``auto`` (a GPU when there is one), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
-    ``dtype``: floating-point type of data and parameters.
+    ``dtype``: floating-point type of data and parameters. ``backend``: the ``torch.distributed``
+    backend of a ``torchrun`` run (``auto``: NCCL on GPUs, gloo on the CPU).
     """
 
     strategy: str = "svi"  # a registered training strategy (ppl_vae.strategies)
@@ -94,6 +96,7 @@ class TrainingConfig:
     seed: int = 0  # seeds initialization, batches and sampling
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     dtype: str = "float32"  # float32 | float64
+    backend: str = "auto"  # auto | gloo | nccl (torchrun runs only)
 
     def __post_init__(self) -> None:
         _check_positive(self, ("num_particles", "learning_rate", "batch_size", "epochs"))
@@ -105,6 +108,7 @@ class TrainingConfig:
             ("optimizer", OPTIMIZERS),
             ("schedule", SCHEDULES),
             ("dtype", DTYPES),
+            ("backend", BACKENDS),
         ):
             if getattr(self, name) not in valid:
                 raise choice_error(f"training.{name}", getattr(self, name), valid)

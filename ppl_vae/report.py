@@ -98,6 +98,8 @@ SUMMARY_KEYS = {
     "dimensions": "D, the numbers per scored example (C * H * W); bits per dimension divide by it",
     "device": "where the run trained",
     "dtype": "floating-point type of data and parameters",
+    "processes": "training processes (torchrun ranks; 1 when not distributed)",
+    "global_batch": "examples per optimizer step over all processes (each took global_batch / processes)",
     "epochs_run": "epochs trained",
     "best_epoch": "epoch whose parameters were kept (best validation bound)",
     "stopped_early": "true when patience ran out before training.epochs",

@@ -18,6 +18,7 @@ Every command that writes into a run directory holds its lock (``ppl_vae.lock``)
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -35,6 +36,7 @@ from ppl_vae.config import Experiment, load_experiment
 from ppl_vae.data.containers import Dataset
 from ppl_vae.data.provenance import check_same_data
 from ppl_vae.device import DTYPES, resolve_device
+from ppl_vae.distributed import SINGLE, World, connect, on_main
 from ppl_vae.errors import CheckpointError, RunError
 from ppl_vae.evaluate import importance_weighted_log_likelihood
 from ppl_vae.lock import RunLock
@@ -98,39 +100,60 @@ def write_metrics(path: Path, history: list[EpochRecord]) -> None:
     write_text(path, buffer.getvalue())
 
 
-def _trainer(prepared: Prepared, run_dir: Path, callbacks) -> Trainer:
+def _trainer(prepared: Prepared, run_dir: Path, callbacks, world: World) -> Trainer:
     def metrics(trainer: Trainer, _: EpochRecord) -> None:
         write_metrics(run_dir / "metrics.csv", trainer.history)
 
-    return Trainer(
-        prepared.pair, prepared.data, prepared.experiment.training, run_dir / CHECKPOINT, [metrics, *callbacks]
-    )
+    callbacks = [metrics, *callbacks] if world.main else list(callbacks)
+    training = prepared.experiment.training
+    return Trainer(prepared.pair, prepared.data, training, run_dir / CHECKPOINT, callbacks, world=world)
+
+
+def _writer(run_dir: Path, command: str, world: World):
+    """The run directory's lock on rank 0 (the only writer); nothing on the other ranks."""
+    return RunLock(run_dir, command) if world.main else contextlib.nullcontext()
 
 
 def train_experiment(
-    experiment: Experiment, run_dir: Path | None = None, callbacks=(), device: str | None = None
+    experiment: Experiment,
+    run_dir: Path | None = None,
+    callbacks=(),
+    device: str | None = None,
+    world: World = SINGLE,
 ) -> Path:
     """Train ``experiment`` into a new run directory (default ``runs/NAME-TIMESTAMP``); returns it.
 
     Everything is checked before the directory is made; ``device`` overrides ``training.device``.
+    In a distributed run every rank trains and rank 0 alone makes and writes the directory.
     """
+    connect(world, device or experiment.training.device, experiment.training.backend)
     if run_dir is not None:
         run_dir = Path(run_dir)
-        check_new_run_dir(run_dir)
-    prepared = prepare(experiment, device)
-    for note in prepared.notes:
-        print(note)
-    if run_dir is None:
-        run_dir = new_default_run_dir(experiment)
-    else:
+        on_main(world, lambda: check_new_run_dir(run_dir))
+    prepared = prepare(experiment, device, world=world)
+    if world.main:
+        for note in prepared.notes:
+            print(note)
+
+    def claim() -> Path:
+        if run_dir is None:
+            return new_default_run_dir(experiment)
         _created(run_dir, exist_ok=True)
-    with RunLock(run_dir, "train"):
+        return run_dir
+
+    run_dir = Path(world.broadcast(str(on_main(world, claim))))
+
+    def start() -> None:
         check_new_run_dir(run_dir)
         write_text(run_dir / EXPERIMENT, prepared.experiment.to_toml())
         write_json(run_dir / RUN_INFO, prepared.record)
-        trainer = _trainer(prepared, run_dir, callbacks)
+
+    with _writer(run_dir, "train", world):
+        on_main(world, start)
+        trainer = _trainer(prepared, run_dir, callbacks, world)
         trainer.fit()
-        report(prepared, trainer, run_dir)
+        if world.main:
+            report(prepared, trainer, run_dir)
     return run_dir
 
 
@@ -154,15 +177,21 @@ def read_run_info(run_dir: Path) -> dict[str, Any]:
     return info
 
 
-def resume(run_dir: Path, callbacks=(), device: str | None = None) -> Path:
-    """Continue an interrupted run from its checkpoint; refuses (touching nothing) on any mismatch."""
+def resume(run_dir: Path, callbacks=(), device: str | None = None, world: World = SINGLE) -> Path:
+    """Continue an interrupted run from its checkpoint, with as many processes as it was trained with;
+    refuses (touching nothing) on any mismatch."""
     run_dir = Path(run_dir)
     experiment = read_run_experiment(run_dir)
-    with RunLock(run_dir, "train --resume"):
+    with _writer(run_dir, "train --resume", world):
         info = read_run_info(run_dir)
+        if info.get("world_size", 1) != world.size:
+            raise RunError(
+                f"{run_dir} was trained by {info.get('world_size', 1)} process(es); resume it with as many, "
+                f"not {world.size}"
+            )
         state = load_checkpoint(run_dir / CHECKPOINT)
-        prepared = prepare(experiment, device, recorded=info)
-        trainer = _trainer(prepared, run_dir, callbacks)
+        prepared = prepare(experiment, device, recorded=info, world=world)
+        trainer = _trainer(prepared, run_dir, callbacks, world)
         try:
             trainer.load_state_dict(state, run_dir / CHECKPOINT)
         except KeyError as error:
@@ -170,7 +199,8 @@ def resume(run_dir: Path, callbacks=(), device: str | None = None) -> Path:
         if trainer.finished and (run_dir / "summary.json").exists():
             raise RunError(f"{run_dir} already finished (epoch {trainer.epoch}); nothing to resume")
         trainer.fit()
-        report(prepared, trainer, run_dir)
+        if world.main:
+            report(prepared, trainer, run_dir)
     return run_dir
 
 
@@ -193,6 +223,8 @@ def report(prepared: Prepared, trainer: Trainer, run_dir: Path) -> dict[str, Any
         "dimensions": scored[0].numel(),
         "device": prepared.record["device"],
         "dtype": prepared.record["dtype"],
+        "processes": prepared.record["world_size"],
+        "global_batch": training.batch_size,
         "epochs_run": trainer.epoch,
         "best_epoch": trainer.best_epoch,
         "stopped_early": trainer.epoch < training.epochs,

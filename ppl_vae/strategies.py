@@ -1,18 +1,21 @@
 """Training strategies: what one optimization step does, and everything it owns.
 
-A strategy (``@register_strategy("name")``) is built as ``Strategy(pair, config)`` and owns
-the modules it trains (the pair, plus any extra networks in ``extras``, such as a
+A strategy (``@register_strategy("name")``) is built as ``Strategy(pair, config, world)`` and
+owns the modules it trains (the pair, plus any extra networks in ``extras``, such as a
 discriminator), one optimizer and one learning-rate schedule per phase (``add_phase``),
 and gradient clipping. Its contract:
 
-- ``step(x, y, beta) -> float``: one update on a batch, returning the training objective in
-  nats per example (higher is better); ``beta`` is the weight of the latent (KL) term;
+- ``step(x, y, beta, total) -> float``: one update on a batch, returning this process's share of
+  the training objective: its examples' sum in nats divided by ``total``, the number of examples
+  in the global batch (all of them in one process; see ``ppl_vae.distributed``), higher is
+  better; ``beta`` is the weight of the latent (KL) term;
 - ``end_epoch()``: advance the schedules;
 - ``state_dict()`` / ``load_state_dict(state)``: extras, optimizers and schedules, so that a
   run resumes exactly.
 
-A loss that is not finite raises :class:`NonFiniteLoss` naming the phase before any
-parameter moves.
+:meth:`Strategy.update` sums gradients over the processes of a distributed run before clipping.
+A loss that is not finite (on any process) raises :class:`NonFiniteLoss` naming the phase before
+any parameter moves.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from ppl_vae.config import TrainingConfig
+from ppl_vae.distributed import SINGLE, World
 from ppl_vae.objectives import KLWeight, make_objective
 from ppl_vae.optim import make_optimizer, make_scheduler
 from ppl_vae.pair import Pair
@@ -41,8 +45,8 @@ class NonFiniteLoss(ArithmeticError):
 class Strategy:
     """Base of training strategies: phases, each with its parameters, optimizer and schedule."""
 
-    def __init__(self, pair: Pair, config: TrainingConfig):
-        self.pair, self.config = pair, config
+    def __init__(self, pair: Pair, config: TrainingConfig, world: World = SINGLE):
+        self.pair, self.config, self.world = pair, config, world
         self.extras = nn.ModuleDict()
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         self.schedulers: dict[str, torch.optim.lr_scheduler.LRScheduler] = {}
@@ -55,17 +59,23 @@ class Strategy:
         self.schedulers[name] = make_scheduler(self.optimizers[name], self.config)
 
     def update(self, phase: str, loss: Tensor) -> None:
-        """One optimizer step of ``phase`` on ``loss`` (a scalar to minimize), with clipping."""
-        if not torch.isfinite(loss):
-            raise NonFiniteLoss(phase, loss.item())
+        """One optimizer step of ``phase`` on ``loss`` (a scalar to minimize; a constant for a process
+        whose part of the batch is empty), gradients summed over the processes, then clipped."""
+        finite = bool(torch.isfinite(loss))
+        if self.world.active and self.world.all_sum(float(finite)) < self.world.size:
+            finite = False
+        if not finite:
+            raise NonFiniteLoss(phase, loss.item() if not torch.isfinite(loss) else float("nan"))
         optimizer = self.optimizers[phase]
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        if loss.requires_grad:
+            loss.backward()
+        self.world.sum_gradients(self._parameters[phase])
         if self.config.clip_norm > 0:
             nn.utils.clip_grad_norm_(self._parameters[phase], self.config.clip_norm)
         optimizer.step()
 
-    def step(self, x: Tensor, y: Tensor | None, beta: float) -> float:
+    def step(self, x: Tensor, y: Tensor | None, beta: float, total: int) -> float:
         raise NotImplementedError
 
     def end_epoch(self) -> None:
@@ -100,17 +110,20 @@ class SVIStrategy(Strategy):
     """Stochastic variational inference: one optimizer over model and guide, minimizing the negative
     of the configured objective (``training.objective``) per example, Pyro's ``ELBOModule`` route."""
 
-    def __init__(self, pair: Pair, config: TrainingConfig):
-        super().__init__(pair, config)
+    def __init__(self, pair: Pair, config: TrainingConfig, world: World = SINGLE):
+        super().__init__(pair, config, world)
         self.loss = make_objective(config.objective, config.num_particles, pair.max_plate_nesting)(
             pair.model, pair.guide
         )
         self.add_phase("svi", self.loss.parameters())
         self.kl_weight = KLWeight()
 
-    def step(self, x: Tensor, y: Tensor | None, beta: float) -> float:
-        self.kl_weight.beta = beta
-        with self.kl_weight if beta != 1.0 else contextlib.nullcontext():
-            loss = self.loss(x, y=y) / x.shape[0]
+    def step(self, x: Tensor, y: Tensor | None, beta: float, total: int) -> float:
+        if x.shape[0] == 0:  # this process's part of a short last batch
+            loss = torch.zeros((), dtype=x.dtype, device=x.device)
+        else:
+            self.kl_weight.beta = beta
+            with self.kl_weight if beta != 1.0 else contextlib.nullcontext():
+                loss = self.loss(x, y=y) / total
         self.update("svi", loss)
         return -loss.item()

@@ -6,6 +6,8 @@ and hands each batch to the training strategy (``ppl_vae.strategies``; the SVI s
 default). After every epoch the validation bound is measured (:meth:`Trainer.validation_bound`),
 the best parameters so far are kept, and, with a checkpoint path, the full training state
 (pair, strategy, random streams of the CPU and the accelerator, history) is written atomically.
+In a distributed run (``ppl_vae.distributed``) each process takes its share of every global batch
+and of the validation split; rank 0 writes the checkpoints.
 
 Pyro's argument validation is off inside the training steps only: the data was checked in
 full before training (``ppl_vae.data.checks``), the pairing check ran with validation on,
@@ -30,7 +32,8 @@ from ppl_vae.checkpoint import load_module_state, save_checkpoint
 from ppl_vae.config import TrainingConfig
 from ppl_vae.data.containers import Dataset
 from ppl_vae.device import rng_state, set_rng_state
-from ppl_vae.errors import TrainingDiverged
+from ppl_vae.distributed import RANK_SEED_STRIDE, SINGLE, World, check_batch
+from ppl_vae.errors import CheckpointError, TrainingDiverged
 from ppl_vae.evaluate import batches, bound_per_example
 from ppl_vae.pair import Pair
 from ppl_vae.progress import Progress
@@ -58,7 +61,8 @@ class Trainer:
 
     ``callbacks`` are called as ``callback(trainer, record)`` after every epoch, once the
     epoch's checkpoint is written. ``verbose``: show progress (a bar on a terminal, else a line
-    per epoch).
+    per epoch; on rank 0 only). ``world``: the processes of a distributed run (see
+    ``ppl_vae.distributed``); the default is one process.
     """
 
     def __init__(
@@ -69,13 +73,16 @@ class Trainer:
         checkpoint_path: Path | None = None,
         callbacks: Sequence[Callable[[Trainer, EpochRecord], None]] = (),
         verbose: bool = True,
+        world: World = SINGLE,
     ):
-        self.pair, self.data, self.config = pair, data, config
-        self.verbose = verbose
+        check_batch(world, config.batch_size)
+        self.pair, self.data, self.config, self.world = pair, data, config, world
+        self.verbose = verbose and world.main
         self.device = pair.device
-        self.checkpoint_path = checkpoint_path
+        self.checkpoint_path = checkpoint_path if world.main else None
         self.callbacks = list(callbacks)
-        self.strategy: Strategy = STRATEGIES.get(config.strategy)(pair, config)
+        world.broadcast_parameters(pair)
+        self.strategy: Strategy = STRATEGIES.get(config.strategy)(pair, config, world)
         self.steps_per_epoch = math.ceil(len(data.train) / config.batch_size)
         self.epoch = 0
         self.history: list[EpochRecord] = []
@@ -97,7 +104,7 @@ class Trainer:
         return {
             "pair": self._pair_state(),
             "strategy": self.strategy.state_dict(),
-            "rng": rng_state(self.device),
+            "rng": self.world.gather(rng_state(self.device)),
             "epoch": self.epoch,
             "history": [asdict(r) for r in self.history],
             "best_valid_bound": self.best_valid_bound,
@@ -110,8 +117,13 @@ class Trainer:
     def load_state_dict(self, state: dict[str, Any], path: Path) -> None:
         """Restore a :meth:`state_dict` (tensors on any device); a mismatch raises ``CheckpointError``."""
         load_module_state(self.pair, state["pair"], "model and guide", path)
+        if len(state["rng"]) != self.world.size:
+            raise CheckpointError(
+                f"checkpoint {path} was written by {len(state['rng'])} process(es); resume it with as many, "
+                f"not {self.world.size}"
+            )
         self.strategy.load_state_dict(state["strategy"])
-        set_rng_state(state["rng"], self.device)
+        set_rng_state(state["rng"][self.world.rank], self.device)
         self.epoch = state["epoch"]
         self.history = [EpochRecord(**r) for r in state["history"]]
         self.best_valid_bound = state["best_valid_bound"]
@@ -120,31 +132,32 @@ class Trainer:
         self.finished = state["finished"]
         self.best_state = {k: v.to(self.device) for k, v in state["best"].items()}
 
-    def _batches(self) -> Iterator[tuple[Tensor, Tensor | None]]:
-        """The epoch's batches (x, y) on the pair's device, in a seeded order; the observed field is
-        drawn as Bernoulli(p) under dynamic binarization, from a generator on the device."""
+    def _batches(self) -> Iterator[tuple[Tensor, Tensor | None, int]]:
+        """The epoch's batches (x, y, examples in the global batch) on the pair's device, in a seeded order
+        shared by all processes, each taking its share of every batch; the observed field is drawn as
+        Bernoulli(p) under dynamic binarization, from a generator on the device."""
         train = self.data.train
         seed = self.config.seed + self.epoch
         order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))
-        binarizer = torch.Generator(device=self.device).manual_seed(seed)
+        binarizer = torch.Generator(device=self.device).manual_seed(seed + RANK_SEED_STRIDE * self.world.rank)
         field = self.pair.model_contract.observed
         for s in batches(len(train), self.config.batch_size):
-            index = order[s].to(train.x.device)
+            index = self.world.shard(order[s]).to(train.x.device)
             batch = {"x": train.x[index].to(self.device, non_blocking=True), "y": None}
             if train.y is not None:
                 batch["y"] = train.y[index].to(self.device, non_blocking=True)
             if self.data.dynamic_binarization:
                 batch[field] = torch.bernoulli(batch[field], generator=binarizer)
-            yield batch["x"], batch["y"]
+            yield batch["x"], batch["y"], s.stop - s.start
 
     def _train_epoch(self, progress: Progress) -> float:
         steps_done = (self.epoch - 1) * self.steps_per_epoch
         total, count = 0.0, 0
         with pyro.validation_enabled(False):
-            for i, (x, y) in enumerate(self._batches()):
+            for i, (x, y, batch_total) in enumerate(self._batches()):
                 beta = self.beta_at(steps_done + i + 1)
                 try:
-                    objective = self.strategy.step(x, y, beta)
+                    objective = self.strategy.step(x, y, beta, batch_total)
                 except NonFiniteLoss as error:
                     kept = (
                         f"; the last good checkpoint ({self.checkpoint_path}) is kept" if self.checkpoint_path else ""
@@ -153,10 +166,10 @@ class Trainer:
                         f"{error} at epoch {self.epoch}, step {i + 1}{kept}; try a smaller training.learning_rate "
                         "or training.clip_norm"
                     ) from None
-                total += objective * x.shape[0]
-                count += x.shape[0]
+                total += objective * batch_total
+                count += batch_total
                 progress.step(train=total / count, valid=self.best_valid_bound)
-        return total / count
+        return self.world.all_sum(total) / count
 
     def validation_bound(self) -> float:
         """Mean validation bound, nats per example (fixed seed).
@@ -168,12 +181,14 @@ class Trainer:
         training objective itself, log p(x | z) + beta log p(z) at z = f(x).
         """
         valid = self.data.valid
+        x, y = self.world.shard(valid.x), None if valid.y is None else self.world.shard(valid.y)
         k = self.config.num_particles if self.config.objective == "iwae" else 1
         beta = None if self.pair.guide_contract.density else self.config.beta
-        bounds = bound_per_example(
-            self.pair, valid.x, valid.y, k, batch_size=max(1, 20000 // k), seed=self.config.seed, beta=beta
-        )
-        return bounds.mean().item()
+        total = 0.0
+        if len(x):
+            bounds = bound_per_example(self.pair, x, y, k, max(1, 20000 // k), self.config.seed, beta)
+            total = bounds.sum().item()
+        return self.world.all_sum(total) / len(valid)
 
     def _warming_up(self) -> bool:
         return self.epoch <= math.ceil(self.config.warmup_epochs)
@@ -210,8 +225,10 @@ class Trainer:
                     self.bad_epochs += 1
                 patience = config.patience
                 self.finished = self.epoch >= config.epochs or (patience > 0 and self.bad_epochs >= patience)
+                self.finished = self.world.broadcast(self.finished)  # decided once, by rank 0
+                state = self.state_dict() if self.world.active or self.checkpoint_path else None
                 if self.checkpoint_path is not None:
-                    save_checkpoint(self.checkpoint_path, self.state_dict())
+                    save_checkpoint(self.checkpoint_path, state)
                 progress.epoch_done(record, self.best_valid_bound)
                 for callback in self.callbacks:
                     callback(self, record)

@@ -148,13 +148,13 @@ class SVIWithCritic(SVIStrategy):
     """The SVI step plus a second phase: a critic network with its own optimizer learns to predict each
     example's ELBO from x (an extra module, like a discriminator, that must resume exactly)."""
 
-    def __init__(self, pair, config):
-        super().__init__(pair, config)
+    def __init__(self, pair, config, world):
+        super().__init__(pair, config, world)
         self.extras["critic"] = nn.Linear(64, 1).to(pair.device, next(pair.parameters()).dtype)
         self.add_phase("critic", self.extras["critic"].parameters())
 
-    def step(self, x, y, beta):
-        objective = super().step(x, y, beta)
+    def step(self, x, y, beta, total):
+        objective = super().step(x, y, beta, total)
         target = torch.full((x.shape[0], 1), objective, dtype=x.dtype, device=x.device)
         self.update("critic", ((self.extras["critic"](x.flatten(1)) - target) ** 2).mean())
         return objective

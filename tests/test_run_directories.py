@@ -80,11 +80,11 @@ KILLER = """
     class Killed(SVIStrategy):
         steps = 0
 
-        def step(self, x, y, beta):
+        def step(self, x, y, beta, total):
             Killed.steps += 1
             if Killed.steps == 13 + 7:  # epoch 2 of 13 steps, in its middle
                 os.kill(os.getpid(), signal.SIGKILL)
-            return super().step(x, y, beta)
+            return super().step(x, y, beta, total)
 
     overrides = sys.argv[2:] + ["training.strategy='test_killed_mid_epoch'"]
     train_experiment(load_experiment(None, overrides), sys.argv[1])

@@ -201,7 +201,7 @@ def test_clipping_bounds_the_gradient_norm():
     trainer = Trainer(pair, data, TrainingConfig(epochs=1, batch_size=50, clip_norm=1e-3, learning_rate=1.0))
     x = data.train.x[:50]
     before = [p.detach().clone() for p in pair.parameters()]
-    trainer.strategy.step(x, None, 1.0)
+    trainer.strategy.step(x, None, 1.0, len(x))
     grads = [p.grad for p in pair.parameters()]
     assert torch.sqrt(sum((g**2).sum() for g in grads)) <= 1e-3 + 1e-6
     assert any(not torch.equal(a, b) for a, b in zip(before, pair.parameters()))

@@ -1,0 +1,109 @@
+"""Data-parallel training: two gloo processes on the CPU give the single-process parameters, and resume."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+from ppl_vae.checkpoint import load_checkpoint
+from ppl_vae.config import load_experiment
+from ppl_vae.distributed import World, check_batch
+from ppl_vae.errors import ConfigError, RunError
+from ppl_vae.run import load_trained, resume, train_experiment
+
+PLUGIN = """
+    import os, signal
+    from ppl_vae import register_strategy
+    from ppl_vae.strategies import SVIStrategy
+
+    @register_strategy("test_killable")
+    class Killable(SVIStrategy):
+        '''The SVI step; killed (SIGKILL) at step PPL_VAE_TEST_KILL_AT of each process when that is set.'''
+
+        steps = 0
+
+        def step(self, x, y, beta, total):
+            Killable.steps += 1
+            if str(Killable.steps) == os.environ.get("PPL_VAE_TEST_KILL_AT"):
+                os.kill(os.getpid(), signal.SIGKILL)
+            return super().step(x, y, beta, total)
+"""
+EXPERIMENT = """
+    [experiment]
+    plugins = ["killable.py"]
+
+    [guide]
+    name = "delta_encoder"
+
+    [guide.encoder]
+    name = "mlp"
+    hidden = [32]
+
+    [model.decoder]
+    hidden = [32]
+
+    [training]
+    strategy = "test_killable"
+    beta = 0.0
+    epochs = 3
+    batch_size = 100
+    device = "cpu"
+
+    [evaluation]
+    iw_samples = 5
+    ppc_examples = 20
+    ppc_samples = 2
+"""
+
+
+def torchrun(*argv: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    command += ["-m", "ppl_vae", *argv]
+    environment = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
+    return subprocess.run(command, capture_output=True, text=True, timeout=600, env=environment)
+
+
+def test_two_processes_match_one_and_resume_after_kill_9(tmp_path):
+    """A deterministic objective (an autoencoder, beta = 0) makes the updates comparable: the last global
+    batch (57 examples) is split 29 / 28 between the ranks."""
+    (tmp_path / "killable.py").write_text(textwrap.dedent(PLUGIN))
+    (tmp_path / "ae.toml").write_text(textwrap.dedent(EXPERIMENT))
+    single = train_experiment(load_experiment(str(tmp_path / "ae.toml")), tmp_path / "single")
+    two = tmp_path / "two"
+    killed = torchrun("train", str(tmp_path / "ae.toml"), "--run-dir", str(two), env={"PPL_VAE_TEST_KILL_AT": "20"})
+    assert killed.returncode != 0
+    assert load_checkpoint(two / "checkpoint.pt")["epoch"] == 1  # killed in epoch 2 of 13 steps each
+    done = torchrun("train", "--resume", str(two))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "processes" in (two / "summary.json").read_text()
+    a, b = load_trained(single, "cpu").pair.state_dict(), load_trained(two, "cpu").pair.state_dict()
+    assert all(torch.allclose(a[k], b[k], atol=1e-5, rtol=1e-4) for k in a), max(
+        (a[k] - b[k]).abs().max().item() for k in a
+    )
+    state = load_checkpoint(two / "checkpoint.pt")
+    assert len(state["rng"]) == 2 and state["epoch"] == 3
+    with pytest.raises(RunError, match="was trained by 2 process"):
+        resume(two)
+
+
+def test_batches_the_ranks_cannot_share_are_refused():
+    check_batch(World(0, 4), 100)
+    with pytest.raises(ConfigError, match="not divisible by the 3 processes; give 99 or 102"):
+        check_batch(World(0, 3), 100)
+    with pytest.raises(ConfigError, match="4 processes need at least as many examples per batch"):
+        check_batch(World(0, 4), 2)
+    shards = [World(r, 3).shard(torch.arange(10)).tolist() for r in range(3)]
+    assert shards == [[0, 3, 6, 9], [1, 4, 7], [2, 5, 8]]
+
+
+def test_other_commands_refuse_torchrun(capsys, monkeypatch):
+    from ppl_vae.cli import main
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert main(["evaluate", "somewhere"]) == 1
+    assert "only 'train' runs under torchrun" in capsys.readouterr().err
