@@ -20,6 +20,8 @@ from torch import Tensor
 from ppl_vae.config import Experiment
 from ppl_vae.contract import Conditioning, GuideContract, ModelContract
 from ppl_vae.data.containers import Dataset
+from ppl_vae.data.provenance import random_subset
+from ppl_vae.errors import NameTakenError
 from ppl_vae.pair import Pair
 
 
@@ -55,8 +57,10 @@ class ReportContext:
     view: RunView
 
     def test_examples(self, n: int) -> tuple[Tensor, Tensor | None]:
-        test = self.data.test
-        return test.x[:n], None if test.y is None else test.y[:n]
+        """At most ``n`` test examples drawn at random with the training seed (kept in their order: a
+        test split sorted by label, as binarized MNIST's is, must not give the first digits only)."""
+        split, _ = random_subset(self.data.test, n, self.experiment.training.seed)
+        return split.x, split.y
 
 
 class Hooks:
@@ -69,8 +73,6 @@ class Hooks:
     def register(self, name: str, when: Callable[[RunView], bool]):
         def add(fn):
             if name in self._hooks and self._hooks[name][1] is not fn:
-                from ppl_vae.errors import NameTakenError
-
                 raise NameTakenError(f"a {self.kind} named '{name}' is already registered; choose another name")
             self._hooks[name] = (when, fn)
             return fn

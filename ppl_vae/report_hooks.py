@@ -8,6 +8,7 @@ from typing import Any
 
 from ppl_vae.classify import classify_split
 from ppl_vae.contract import Conditioning
+from ppl_vae.data.provenance import random_subset
 from ppl_vae.evaluate import (
     bits_per_dim,
     importance_weighted_log_likelihood,
@@ -180,11 +181,10 @@ class SampleRequest:
     "completions", when=lambda view: view.model.conditioning is Conditioning.INPUT and view.image_shape is not None
 )
 def sample_completions(run, request: SampleRequest) -> None:
-    """Completions of the first test inputs (``num_samples`` draws each, 5 by default)."""
+    """Completions of 12 test inputs drawn with the seed (``num_samples`` draws each, 5 by default)."""
     data = run.data()
-    count = min(SHOWN, len(data.test))
-    x, y = data.test.x[:count], data.test.y[:count]
-    plot_completions(run.pair, data, x, y, request.num_samples or 5, request.seed, request.output)
+    shown, _ = random_subset(data.test, SHOWN, request.seed)
+    plot_completions(run.pair, data, shown.x, shown.y, request.num_samples or 5, request.seed, request.output)
 
 
 @SAMPLE_FIGURES.register("class_grid", when=lambda view: view.images and view.model.conditioning is Conditioning.LABELS)

@@ -2,7 +2,7 @@
 tasks made from them (``tasks``), checks (``checks``), transforms (``transforms``) and provenance."""
 
 from ppl_vae.data.checks import check_data, check_fields, check_fit, check_labels, check_values, one_hot_labels
-from ppl_vae.data.containers import SPLITS, Dataset, Split, event_size
+from ppl_vae.data.containers import SPLITS, Dataset, Split
 from ppl_vae.data.readers import DATA_ENV, resolve_data_dir
 
 __all__ = [
@@ -15,7 +15,6 @@ __all__ = [
     "check_fit",
     "check_labels",
     "check_values",
-    "event_size",
     "one_hot_labels",
     "resolve_data_dir",
 ]

@@ -13,7 +13,6 @@ is continuous data.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -110,7 +109,3 @@ class Dataset:
         images[..., ~mask] = y
         return images.reshape(*lead, *self.image_shape)
 
-
-def event_size(shape: tuple[int, ...]) -> int:
-    """D, the numbers per example: C * H * W for images."""
-    return math.prod(shape)

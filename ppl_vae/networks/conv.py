@@ -76,7 +76,7 @@ class ConvDecoder(Network):
         if h % side or w % side:
             raise ConfigError(
                 f"the conv decoder doubles the image side {len(channels)} times, so it makes sides divisible by "
-                f"{side}; the data's images are {h}x{w} (change [.decoder] channels, or use 'mlp')"
+                f"{side}; the data's images are {h}x{w} (give the decoder fewer channels, or use 'mlp')"
             )
         self.base = (channels[0], h // side, w // side)
         self.project = nn.Sequential(
