@@ -148,6 +148,31 @@ def _per_dim_kl(guide_site: dict, model_site: dict) -> Tensor | None:
     return difference.reshape(*difference.shape[:2], -1)
 
 
+def widest_per_sample(pair: Pair, x: Tensor, y: Tensor | None = None) -> int:
+    """The most numbers any network of ``pair`` makes for one sample (a conv decoder's hidden maps may hold
+    several times as many as its output): one example is traced with forward hooks on every module.
+
+    Chunks of work are sized by it, so that no temporary exceeds the memory budget: larger ones would be
+    mapped and unmapped by the allocator at every chunk, and the kernel would work as hard as the arithmetic.
+    """
+    widest = [x[0].numel()]
+
+    def record(module, inputs, output) -> None:
+        if isinstance(output, Tensor) and output.dim() > 0:
+            widest.append(output[0].numel())
+
+    hooks = [module.register_forward_hook(record) for module in pair.modules()]
+    try:
+        with frozen(0, pair.device):
+            traced_log_weights(
+                pair.model, pair.guide, x[:1].to(pair.device), None if y is None else y[:1].to(pair.device), 1
+            )
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return max(widest)
+
+
 def _chunk_sizes(n: int, k: int, width: int, max_elements: int) -> tuple[int, int]:
     """(examples, particles) per chunk so that examples * particles * width <= max_elements."""
     n_chunk = max(1, min(n, 100, max_elements // width))
@@ -172,9 +197,9 @@ def importance_weighted_log_likelihood(
     :math:`\log \hat p(x) = \operatorname{logsumexp}_k \log w_k - \log K`.
     The guide is traced inside a vectorized particle plate and the model replayed on its
     samples (``ppl_vae.weights``), keeping the data dimension; work is cut into chunks of
-    examples and particles with chunk_examples * chunk_particles * D <= ``max_elements``
-    (D the numbers per example, C * H * W for images; the largest per-sample tensor, e.g.
-    decoder output; peak memory is a few times 4 * max_elements bytes). All K log-weights of
+    examples and particles with chunk_examples * chunk_particles * W <= ``max_elements``, W the
+    most numbers any network makes per sample (:func:`widest_per_sample`; at least the C * H * W
+    of an image); peak memory is a few times 4 * max_elements bytes. All K log-weights of
     a chunk of examples are kept for k-hat. On dequantized data the model's likelihood draws
     its dequantization noise per particle (``ppl_vae.models.likelihood``): the estimate is a
     bound on the discrete log-probability.
@@ -198,10 +223,10 @@ def importance_weighted_log_likelihood(
     num_samples = 1 if exact else num_samples
     scored = pair.scored(x, y)
     check_data(scored, contract.support, what=f"the scored data {contract.observed}")
-    n, width = x.shape[0], max(x[0].numel(), scored[0].numel())
-    n_chunk, k_chunk = _chunk_sizes(n, num_samples, width, max_elements)
     device = pair.device
     pair.check(x[:PROBE_SIZE], None if y is None else y[:PROBE_SIZE])
+    n, width = x.shape[0], max(scored[0].numel(), widest_per_sample(pair, x, y))
+    n_chunk, k_chunk = _chunk_sizes(n, num_samples, width, max_elements)
     # Results are allocated once and filled in place (see ppl_vae.ppc: arrays made between chunks
     # would pin the allocator's heap between the chunks' temporaries).
     log_w = torch.empty(num_samples, n, dtype=x.dtype)  # (K, N)

@@ -6,7 +6,8 @@ prior predictive draws z ~ p(z), x_rep ~ p(x | z). Test statistics (``ppl_vae.st
 of every replicated image are kept; the replicated data themselves only for the first
 ``keep_images`` data points, and the posterior draws of z for as many data points as fit in
 ``max_latent_values`` numbers (dim ``latent_example`` in the ``posterior`` group). Work is
-done in batches of data points, so memory is bounded by the batch, not by N * S.
+done in batches of data points whose S draws make at most ``max_elements`` numbers in any
+network (``ppl_vae.evaluate.widest_per_sample``), so memory is bounded by the batch, not by N * S.
 
 Image statistics read grey images (H, W): colour images are checked on their channel
 mean. Vector data (no image shape) has no image statistics: only the per-value
@@ -35,7 +36,7 @@ from torch import Tensor
 
 from ppl_vae.data.checks import check_data
 from ppl_vae.device import frozen
-from ppl_vae.evaluate import batches
+from ppl_vae.evaluate import batches, widest_per_sample
 from ppl_vae.predictive import posterior_predictive, prior_predictive
 from ppl_vae.registry import STATISTICS
 from ppl_vae.weights import sample_sites
@@ -120,7 +121,7 @@ def posterior_predictive_check(
     elif statistics is None:
         statistics = STATISTICS.entries()
     n, device = x.shape[0], pair.device
-    batch = max(1, min(n, max_elements // (num_samples * width)))
+    batch = max(1, min(n, max_elements // (num_samples * widest_per_sample(pair, x, y))))
     # Every result is allocated once, before the first batch, and filled in place: long-lived
     # arrays made between batches would pin the allocator's heap between the batches'
     # temporaries, and it would grow with N (measured: 9.4 GB for 10,000 images, S = 100).

@@ -108,4 +108,3 @@ class Dataset:
         images[..., mask] = x
         images[..., ~mask] = y
         return images.reshape(*lead, *self.image_shape)
-
