@@ -122,11 +122,12 @@ class EvaluationConfig:
 
     iw_samples: int = 100  # K for the test log-likelihood in summary.json
     ppc_samples: int = 20  # posterior predictive draws per data point
-    ppc_examples: int = 500  # test examples in the end-of-training check
+    ppc_examples: int = 500  # test examples in the end-of-training check (0: no check)
     classify_samples: int = 100  # K per example and class of the Bayes-rule classifier (label-conditioned models)
 
     def __post_init__(self) -> None:
-        _check_positive(self, tuple(f.name for f in fields(self)))
+        _check_positive(self, ("iw_samples", "ppc_samples", "classify_samples"))
+        _check_non_negative(self, ("ppc_examples",))
 
 
 def _check_positive(obj: Any, names: tuple[str, ...]) -> None:

@@ -151,7 +151,10 @@ def completions(context: ReportContext) -> dict[str, Any]:
 
 @REPORTS.register("ppc", when=lambda view: view.model.generates_images)
 def predictive_check(context: ReportContext) -> dict[str, Any]:
+    """The posterior predictive check of ``evaluation.ppc_examples`` test examples (none when 0)."""
     config = context.experiment.evaluation
+    if config.ppc_examples == 0:
+        return {}
     x, y = context.test_examples(config.ppc_examples)
     check = posterior_predictive_check(
         context.pair,

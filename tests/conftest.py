@@ -17,7 +17,7 @@ FAST = [
     "training.device='cpu'",
     "evaluation.iw_samples=20",
     "evaluation.ppc_samples=5",
-    "evaluation.ppc_examples=40",
+    "evaluation.ppc_examples=0",
 ]
 
 

@@ -20,7 +20,7 @@ def set_args(*overrides: str) -> list[str]:
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("cli") / "run"
-    assert main(["train", *set_args(), "--run-dir", str(run_dir)]) == 0
+    assert main(["train", *set_args("evaluation.ppc_examples=40"), "--run-dir", str(run_dir)]) == 0
     return run_dir
 
 

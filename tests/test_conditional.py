@@ -40,7 +40,7 @@ SMALL = [
     "evaluation.ppc_samples=5",
     "training.device='cpu'",
 ]
-SMALL += ["evaluation.ppc_examples=40"]
+SMALL += ["evaluation.ppc_examples=0"]
 
 
 @pytest.fixture(scope="module")

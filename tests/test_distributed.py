@@ -56,7 +56,7 @@ EXPERIMENT = """
 
     [evaluation]
     iw_samples = 5
-    ppc_examples = 20
+    ppc_examples = 0
     ppc_samples = 2
 """
 

@@ -59,7 +59,8 @@ PPC = {"ppc_statistics.png", "ppc_pvalues.png", "ppc_pixels.png"}
 )
 def test_every_run_figure_has_labelled_axes(spec, overrides, expected, tmp_path, figures):
     fast = [o for o in FAST if not o.startswith(("model.decoder", "guide.encoder"))]
-    train_experiment(load_experiment(spec, [*fast, "training.epochs=1", *overrides]), tmp_path / "run")
+    checked = [*fast, "training.epochs=1", "evaluation.ppc_examples=40", *overrides]
+    train_experiment(load_experiment(spec, checked), tmp_path / "run")
     assert set(figures) == expected
     for name, fig in figures.items():
         assert fig.get_layout_engine() is not None, name
