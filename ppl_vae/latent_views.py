@@ -56,6 +56,11 @@ def write_latent_views(runs: list, dims: tuple[int, int] | None, steps: int, see
     """Measure ``runs`` (one or two trained runs) and write the views of the first into its directory."""
     for run in runs:
         require_codes(run, "latents")
+    with RunLock(runs[0].directory, "latents"):
+        return _write(runs, dims, steps, seed)
+
+
+def _write(runs: list, dims: tuple[int, int] | None, steps: int, seed: int) -> LatentViews:
     first = runs[0]
     data = first.data()
     latent_dim = codes(first.pair, data.test.x[:1]).shape[1]
@@ -74,20 +79,19 @@ def write_latent_views(runs: list, dims: tuple[int, int] | None, steps: int, see
     stem = "latents" if len(runs) == 1 else f"latents-vs-{runs[1].directory.name}"
     folder, image_shape = first.directory, first.view.image_shape
     files = [f"{stem}.json", f"{stem}_scatter.png"]
-    with RunLock(folder, "latents"):
-        plot_codes(panels, folder / f"{stem}_scatter.png")
-        if image_shape is None:
-            notes.append("vector data has no image shape: no manifold, traversal or interpolation figures")
-        else:
-            ends = interpolation_ends(panels[0][1], panels[0][2])
-            plot_manifold(first.pair, image_shape, latent_dim, chosen, steps, folder / f"{stem}_manifold.png")
-            plot_traversals(first.pair, image_shape, latent_dim, steps, folder / f"{stem}_traversals.png")
-            plot_interpolations(first.pair, image_shape, ends, steps, folder / f"{stem}_interpolations.png")
-            files += [f"{stem}_manifold.png", f"{stem}_traversals.png", f"{stem}_interpolations.png"]
-            if latent_dim != 2:
-                notes.append(
-                    f"the manifold grid shows z_{chosen[0] + 1} and z_{chosen[1] + 1} with the other {latent_dim - 2} "
-                    "latents at 0 (choose others with --dims)"
-                )
-        write_json(folder / f"{stem}.json", {"runs": results, "manifold_dims": list(chosen)})
+    plot_codes(panels, folder / f"{stem}_scatter.png")
+    if image_shape is None:
+        notes.append("vector data has no image shape: no manifold, traversal or interpolation figures")
+    else:
+        ends = interpolation_ends(panels[0][1], panels[0][2])
+        plot_manifold(first.pair, image_shape, latent_dim, chosen, steps, folder / f"{stem}_manifold.png")
+        plot_traversals(first.pair, image_shape, latent_dim, steps, folder / f"{stem}_traversals.png")
+        plot_interpolations(first.pair, image_shape, ends, steps, folder / f"{stem}_interpolations.png")
+        files += [f"{stem}_manifold.png", f"{stem}_traversals.png", f"{stem}_interpolations.png"]
+        if latent_dim != 2:
+            notes.append(
+                f"the manifold grid shows z_{chosen[0] + 1} and z_{chosen[1] + 1} with the other {latent_dim - 2} "
+                "latents at 0 (choose others with --dims)"
+            )
+    write_json(folder / f"{stem}.json", {"runs": results, "manifold_dims": list(chosen)})
     return LatentViews(results, files, notes)

@@ -114,12 +114,12 @@ def write_probe(run, counts: list[int | str], draws: int = 5, seed: int = 0) -> 
     from ppl_vae.lock import RunLock
     from ppl_vae.report import write_json
 
-    data = run.data()
-    start = time.perf_counter()
-    table = probe(run.pair, data, counts, draws, seed)
-    summary = {"run": str(run.directory), "chance_accuracy": chance(data), "draws": draws, "accuracy": table}
-    summary["seconds"] = round(time.perf_counter() - start, 1)
     stem = "probe-" + "-".join(str(c) for c in counts)
     with RunLock(run.directory, "probe"):
+        data = run.data()
+        start = time.perf_counter()
+        table = probe(run.pair, data, counts, draws, seed)
+        summary = {"run": str(run.directory), "chance_accuracy": chance(data), "draws": draws, "accuracy": table}
+        summary["seconds"] = round(time.perf_counter() - start, 1)
         write_json(run.directory / f"{stem}.json", summary)
     return summary, stem
