@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pyro
 import pytest
 import torch
@@ -52,3 +54,38 @@ def synthetic_binary(n: int = 600, x_dim: int = 16, seed: int = 0) -> Dataset:
     cut = [int(0.7 * n), int(0.85 * n)]
     parts = [Split(x[a:b], labels[a:b]) for a, b in zip([0, *cut], [*cut, n])]
     return Dataset("synthetic", *parts, num_classes=4, levels=2, description=f"synthetic binary, {n} examples")
+
+
+KILLABLE = '''
+import os, signal
+from ppl_vae import register_strategy
+from ppl_vae.strategies import SVIStrategy
+
+
+@register_strategy("test_killable")
+class Killable(SVIStrategy):
+    """The SVI step; the process kills itself (SIGKILL) at its step $PPL_VAE_TEST_KILL_AT when that is set."""
+
+    steps = 0
+
+    def step(self, x, y, beta, total):
+        Killable.steps += 1
+        if str(Killable.steps) == os.environ.get("PPL_VAE_TEST_KILL_AT"):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return super().step(x, y, beta, total)
+'''
+
+
+@pytest.fixture(scope="session")
+def killable_plugin(tmp_path_factory) -> Path:
+    """The plugin file of the killable SVI step: one path for the session, so that it registers once."""
+    path = tmp_path_factory.mktemp("plugins") / "killable.py"
+    path.write_text(KILLABLE)
+    return path
+
+
+def killable_experiment(folder, plugin: Path, body: str = "") -> str:
+    """An experiment file in ``folder`` that loads the killable SVI step (strategy ``test_killable``), then ``body``."""
+    path = folder / "killable.toml"
+    path.write_text(f'[experiment]\nplugins = ["{plugin}"]\n\n' + body)
+    return str(path)

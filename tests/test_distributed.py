@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import textwrap
 
 import pytest
 import torch
@@ -15,49 +14,29 @@ from ppl_vae.config import load_experiment
 from ppl_vae.distributed import World, check_batch
 from ppl_vae.errors import ConfigError, RunError
 from ppl_vae.run import load_trained, resume, train_experiment
+from tests.conftest import killable_experiment
 
-PLUGIN = """
-    import os, signal
-    from ppl_vae import register_strategy
-    from ppl_vae.strategies import SVIStrategy
-
-    @register_strategy("test_killable")
-    class Killable(SVIStrategy):
-        '''The SVI step; killed (SIGKILL) at step PPL_VAE_TEST_KILL_AT of each process when that is set.'''
-
-        steps = 0
-
-        def step(self, x, y, beta, total):
-            Killable.steps += 1
-            if str(Killable.steps) == os.environ.get("PPL_VAE_TEST_KILL_AT"):
-                os.kill(os.getpid(), signal.SIGKILL)
-            return super().step(x, y, beta, total)
-"""
 EXPERIMENT = """
-    [experiment]
-    plugins = ["killable.py"]
+[guide]
+name = "delta_encoder"
 
-    [guide]
-    name = "delta_encoder"
+[guide.encoder]
+name = "mlp"
+hidden = [32]
 
-    [guide.encoder]
-    name = "mlp"
-    hidden = [32]
+[model.decoder]
+hidden = [32]
 
-    [model.decoder]
-    hidden = [32]
+[training]
+strategy = "test_killable"
+beta = 0.0
+epochs = 3
+batch_size = 100
+device = "cpu"
 
-    [training]
-    strategy = "test_killable"
-    beta = 0.0
-    epochs = 3
-    batch_size = 100
-    device = "cpu"
-
-    [evaluation]
-    iw_samples = 5
-    ppc_examples = 0
-    ppc_samples = 2
+[evaluation]
+iw_samples = 5
+ppc_examples = 0
 """
 
 
@@ -68,14 +47,13 @@ def torchrun(*argv: str, env: dict | None = None) -> subprocess.CompletedProcess
     return subprocess.run(command, capture_output=True, text=True, timeout=600, env=environment)
 
 
-def test_two_processes_match_one_and_resume_after_kill_9(tmp_path):
+def test_two_processes_match_one_and_resume_after_kill_9(tmp_path, killable_plugin):
     """A deterministic objective (an autoencoder, beta = 0) makes the updates comparable: the last global
     batch (57 examples) is split 29 / 28 between the ranks."""
-    (tmp_path / "killable.py").write_text(textwrap.dedent(PLUGIN))
-    (tmp_path / "ae.toml").write_text(textwrap.dedent(EXPERIMENT))
-    single = train_experiment(load_experiment(str(tmp_path / "ae.toml")), tmp_path / "single")
+    experiment = killable_experiment(tmp_path, killable_plugin, EXPERIMENT)
+    single = train_experiment(load_experiment(experiment), tmp_path / "single")
     two = tmp_path / "two"
-    killed = torchrun("train", str(tmp_path / "ae.toml"), "--run-dir", str(two), env={"PPL_VAE_TEST_KILL_AT": "20"})
+    killed = torchrun("train", experiment, "--run-dir", str(two), env={"PPL_VAE_TEST_KILL_AT": "20"})
     assert killed.returncode != 0
     assert load_checkpoint(two / "checkpoint.pt")["epoch"] == 1  # killed in epoch 2 of 13 steps each
     done = torchrun("train", "--resume", str(two))

@@ -6,16 +6,16 @@ import os
 import signal
 import subprocess
 import sys
-import textwrap
 
 import pytest
 import torch
 
 from ppl_vae.checkpoint import load_checkpoint
 from ppl_vae.cli import main
-from ppl_vae.config import tomllib
+from ppl_vae.config import load_experiment, tomllib
 from ppl_vae.lock import LOCK_FILE, RunLock
 from ppl_vae.run import load_trained, resume, train_experiment
+from tests.conftest import FAST, killable_experiment
 from tests.test_cli import set_args
 
 
@@ -69,44 +69,16 @@ def test_a_stale_lock_of_a_dead_process_is_recovered(tmp_path, fast_experiment):
     assert (run / "summary.json").is_file()
 
 
-KILLER = """
-    import os, signal, sys
-    from ppl_vae import register_strategy
-    from ppl_vae.config import load_experiment
-    from ppl_vae.run import train_experiment
-    from ppl_vae.strategies import SVIStrategy
-
-    @register_strategy("test_killed_mid_epoch")
-    class Killed(SVIStrategy):
-        steps = 0
-
-        def step(self, x, y, beta, total):
-            Killed.steps += 1
-            if Killed.steps == 13 + 7:  # epoch 2 of 13 steps, in its middle
-                os.kill(os.getpid(), signal.SIGKILL)
-            return super().step(x, y, beta, total)
-
-    overrides = sys.argv[2:] + ["training.strategy='test_killed_mid_epoch'"]
-    train_experiment(load_experiment(None, overrides), sys.argv[1])
-"""
-
-
-def test_kill_9_in_the_middle_of_an_epoch_then_resume_is_bitwise_exact(tmp_path, fast_experiment):
-    overrides = ["training.epochs=4", "training.warmup_epochs=1.5"]
-    whole = train_experiment(fast_experiment(*overrides), tmp_path / "whole")
-    script = tmp_path / "killer.py"
-    script.write_text(textwrap.dedent(KILLER))
-    from tests.conftest import FAST
-
-    done = subprocess.run([sys.executable, str(script), str(tmp_path / "cut"), *FAST, *overrides], timeout=300)
+def test_kill_9_in_the_middle_of_an_epoch_then_resume_is_bitwise_exact(tmp_path, killable_plugin):
+    overrides = [*FAST, "training.epochs=4", "training.warmup_epochs=1.5", "training.strategy='test_killable'"]
+    experiment = killable_experiment(tmp_path, killable_plugin)
+    whole = train_experiment(load_experiment(experiment, overrides), tmp_path / "whole")
+    command = [sys.executable, "-m", "ppl_vae", "train", experiment, "--run-dir", str(tmp_path / "cut")]
+    command += [arg for o in overrides for arg in ("--set", o)]
+    environment = {**os.environ, "PPL_VAE_TEST_KILL_AT": "20"}  # epoch 2 of 13 steps, in its middle
+    done = subprocess.run(command, capture_output=True, timeout=300, env=environment)
     assert done.returncode == -signal.SIGKILL
     assert load_checkpoint(tmp_path / "cut" / "checkpoint.pt")["epoch"] == 1
-    text = (
-        (tmp_path / "cut" / "experiment.toml")
-        .read_text()
-        .replace('strategy = "test_killed_mid_epoch"', 'strategy = "svi"')
-    )
-    (tmp_path / "cut" / "experiment.toml").write_text(text)
     resume(tmp_path / "cut")
     a, b = load_trained(whole, "cpu").pair.state_dict(), load_trained(tmp_path / "cut", "cpu").pair.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)

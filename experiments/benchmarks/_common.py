@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from ppl_vae.config import load_experiment
 from ppl_vae.data import DATA_ENV, Dataset, Split
 from ppl_vae.data.datasets import load_binarized_mnist
 from ppl_vae.data.transforms import to_floating
@@ -20,6 +21,25 @@ def shared_data_dir(dataset: str = "binarized_mnist") -> Path | None:
         if candidate and (Path(candidate) / dataset).is_dir():
             return Path(candidate)
     return None
+
+
+def data_dir_override(dataset: str) -> str | None:
+    """The ``--set`` override pointing an experiment at ``dataset`` in the shared data; None, said, when absent."""
+    folder = shared_data_dir(dataset)
+    if folder is None:
+        print(f"skipped: {dataset} not found in ${DATA_ENV} or {SHARED_DATA}")
+        return None
+    return f'data.data_dir="{folder}"'
+
+
+def trained_once(name: str, run_dir: Path, overrides: list[str]) -> Path:
+    """The run of experiment ``name`` in ``run_dir``: trained with ``overrides`` unless it already finished there."""
+    from ppl_vae.run import train_experiment
+
+    if not (run_dir / "summary.json").exists():
+        print(f"training {name} into {run_dir}", flush=True)
+        train_experiment(load_experiment(name, overrides), run_dir)
+    return run_dir
 
 
 def binarized_mnist_or_random(seed: int = 0, random: bool = False, size: int = 50000) -> tuple[Dataset, str]:

@@ -29,24 +29,15 @@ from pathlib import Path
 
 import torch
 
-from ppl_vae.config import load_experiment
 from ppl_vae.evaluate import importance_weighted_log_likelihood
 from ppl_vae.latents import reconstruction_errors
 from ppl_vae.models.linear_gaussian import fit_ppca
-from ppl_vae.run import load_trained, train_experiment
+from ppl_vae.run import load_trained
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import SHARED_DATA, shared_data_dir  # noqa: E402
+from _common import data_dir_override, trained_once  # noqa: E402
 
 EXPERIMENTS = {"digits": ("ae_digits", "default"), "mnist": ("ae_mnist", "vae_mnist")}
-
-
-def trained(name: str, latent_dim: int, out: Path, overrides: list[str]) -> Path:
-    run_dir = out / f"{name}-d{latent_dim}"
-    if not (run_dir / "summary.json").exists():
-        print(f"training {name} with {latent_dim} latents into {run_dir}", flush=True)
-        train_experiment(load_experiment(name, [f"model.latent_dim={latent_dim}", *overrides]), run_dir)
-    return run_dir
 
 
 def dequantized_ppca_log_likelihood(train: torch.Tensor, test: torch.Tensor, latent_dim: int, levels: int) -> float:
@@ -113,16 +104,18 @@ def main() -> int:
         overrides += ["training.epochs=2", "evaluation.iw_samples=5", "evaluation.ppc_examples=20"]
         overrides += ["evaluation.ppc_samples=2"]
     if args.source == "mnist":
-        folder = shared_data_dir("mnist")
-        if folder is None:
-            print(f"skipped: MNIST not found in $PPL_VAE_DATA or {SHARED_DATA}")
+        located = data_dir_override("mnist")
+        if located is None:
             return 0
-        overrides.append(f'data.data_dir="{folder}"')
+        overrides.append(located)
     out = Path(args.out)
     ae_name, vae_name = EXPERIMENTS[args.source]
     rows = {}
     for d in args.latent_sizes:
-        runs = {kind: trained(name, d, out, overrides) for kind, name in (("ae", ae_name), ("vae", vae_name))}
+        runs = {
+            kind: trained_once(name, out / f"{name}-d{d}", [f"model.latent_dim={d}", *overrides])
+            for kind, name in (("ae", ae_name), ("vae", vae_name))
+        }
         data = load_trained(runs["vae"], "cpu").data()
         row = linear_rows(data.train.x, data.test.x, d, data.levels)
         row.update({kind: model_rows(run_dir, args.iw_samples) for kind, run_dir in runs.items()})

@@ -23,26 +23,15 @@ from pathlib import Path
 
 import torch
 
-from ppl_vae.config import load_experiment
-from ppl_vae.data import DATA_ENV
 from ppl_vae.device import frozen
 from ppl_vae.plots import plot_image_rows
 from ppl_vae.predictive import output_predictive
-from ppl_vae.run import load_trained, train_experiment
+from ppl_vae.run import load_trained
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import SHARED_DATA, shared_data_dir  # noqa: E402
+from _common import data_dir_override, trained_once  # noqa: E402
 
 PYRO_TUTORIAL = {1: (100.4, 71.8), 2: (61.9, 51.0), 3: (25.4, 24.2)}  # (baseline, CVAE) NLL, nats
-
-
-def trained(name: str, quadrants: int, out: Path, overrides: list[str]) -> Path:
-    run_dir = out / f"{name}-q{quadrants}"
-    if not (run_dir / "summary.json").exists():
-        experiment = load_experiment(name, [f"data.quadrants={quadrants}", *overrides])
-        print(f"training {name} with {quadrants} input quadrant(s) into {run_dir}", flush=True)
-        train_experiment(experiment, run_dir)
-    return run_dir
 
 
 def main() -> int:
@@ -58,16 +47,19 @@ def main() -> int:
         args.source, counts = "digits", (1,)
         overrides += ["training.epochs=1", "evaluation.iw_samples=10", "training.device='cpu'"]
     if args.source == "mnist":
-        folder = shared_data_dir("mnist")
-        if folder is None:
-            print(f"skipped: MNIST not found in ${DATA_ENV} or {SHARED_DATA} (needs mnist/t10k-*-ubyte.gz)")
+        located = data_dir_override("mnist")
+        if located is None:
             return 0
-        overrides.append(f'data.data_dir="{folder}"')
+        overrides.append(located)
     out = Path(args.out)
     rows, figure_rows = [], []
     for quadrants in counts:
         runs = {
-            kind: trained(f"quadrants_{args.source}{suffix}", quadrants, out, overrides)
+            kind: trained_once(
+                f"quadrants_{args.source}{suffix}",
+                out / f"quadrants_{args.source}{suffix}-q{quadrants}",
+                [f"data.quadrants={quadrants}", *overrides],
+            )
             for kind, suffix in (("baseline", "_baseline"), ("cvae", ""))
         }
         summaries = {kind: json.loads((d / "summary.json").read_text()) for kind, d in runs.items()}
