@@ -299,7 +299,7 @@ ACTIVE_UNIT_THRESHOLD = 0.01
 
 
 def likelihood_summary(estimate: ImportanceWeightedEstimate, dim: int) -> dict:
-    """The figures of ``evaluation.json`` (keys in :data:`EVALUATION_KEYS`) from a per-example estimate."""
+    """The figures of ``ppl-vae evaluate`` (``evaluation-*.json``; keys in :data:`EVALUATION_KEYS`) from an estimate."""
     elbo, elbo_se = _mean_and_error(estimate.elbo)
     iw, iw_se = _mean_and_error(estimate.log_likelihood)
     khat = estimate.khat
