@@ -76,6 +76,22 @@ def fit_data(raw: Dataset, contract: ModelContract, section: dict[str, Any], see
     return data, levels, notes
 
 
+def load_data(
+    section: dict[str, Any],
+    contract: ModelContract,
+    seed: int,
+    dtype: torch.dtype,
+    recorded: dict[str, Any] | None = None,
+    run: str = "the run",
+) -> tuple[Dataset, Dataset, int | None, list[str]]:
+    """(raw data, data the model can take, likelihood levels, notes) for ``[data]``; ``recorded``: a run's
+    data record, whose fingerprint the raw data must match (``run`` names it in the refusal)."""
+    raw = load_raw(section)
+    if recorded is not None:
+        check_same_data(recorded, raw, run)
+    return (raw, *fit_data(raw, contract, section, seed, dtype))
+
+
 def shapes_of(data: Dataset, levels: int | None) -> dict[str, Any]:
     """What the constructors of model and guide get from the data."""
     return {
@@ -157,15 +173,14 @@ def prepare(
     load_plugins(experiment)
     model_table = experiment.sections["model"]
     contract = model_contract(model_table["name"], model_table)
-    raw = load_raw(experiment.sections["data"])
-    if recorded is not None:
-        check_same_data(recorded["data"], raw, "the run")
+    dtype = DTYPES[training.dtype]
+    raw, data, levels, notes = load_data(
+        experiment.sections["data"], contract, training.seed, dtype, None if recorded is None else recorded["data"]
+    )
     sections = copy.deepcopy(experiment.sections)
     sections["data"].update(raw.options)
     experiment = Experiment(sections)
     resolved, note = connect(world, device or training.device, training.backend)
-    dtype = DTYPES[training.dtype]
-    data, levels, notes = fit_data(raw, contract, sections["data"], training.seed, dtype)
     shapes = shapes_of(data, levels)
     torch.manual_seed(training.seed)
     pair = build_pair(experiment, shapes).to(resolved, dtype)

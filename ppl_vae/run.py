@@ -30,11 +30,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ppl_vae.build import Prepared, build_pair, fit_data, load_raw, place, prepare
+from ppl_vae.build import Prepared, build_pair, load_data, place, prepare
 from ppl_vae.checkpoint import load_checkpoint, load_module_state
 from ppl_vae.config import Experiment, load_experiment
 from ppl_vae.data.containers import Dataset
-from ppl_vae.data.provenance import check_same_data
 from ppl_vae.device import DTYPES, resolve_device
 from ppl_vae.distributed import SINGLE, World, connect, on_main
 from ppl_vae.errors import CheckpointError, RunError
@@ -253,11 +252,14 @@ class TrainedRun:
         """The run's dataset, rebuilt as it was trained (pinned options, same transforms), on the pair's
         device; refused in one sentence when the files on disk no longer match the run's fingerprint."""
         if self._data is None:
-            raw = load_raw(self.experiment.sections["data"])
-            check_same_data(self.info["data"], raw, str(self.directory))
-            contract, training = self.pair.model_contract, self.experiment.training
-            data, _, _ = fit_data(
-                raw, contract, self.experiment.sections["data"], training.seed, DTYPES[training.dtype]
+            training = self.experiment.training
+            _, data, _, _ = load_data(
+                self.experiment.sections["data"],
+                self.pair.model_contract,
+                training.seed,
+                DTYPES[training.dtype],
+                self.info["data"],
+                str(self.directory),
             )
             self._data = place(data, self.pair.device)
         return self._data
