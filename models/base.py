@@ -19,6 +19,7 @@ from torch import Tensor, nn
 from ppl_vae.contract import ModelContract
 from ppl_vae.errors import ConfigError
 from ppl_vae.models.likelihood import Likelihood
+from ppl_vae.models.priors import Prior, build_prior
 from ppl_vae.networks import build_network
 
 
@@ -38,7 +39,8 @@ def check_latent_dim(latent_dim: Any) -> int:
 
 
 class LatentVariableModel(nn.Module):
-    """p(z) p(x | z, c): z ~ Normal(0, I) of ``latent_dim``; x of ``x_shape`` from ``likelihood`` applied to
+    """p(z) p(x | z, c): z of ``latent_dim`` from ``prior`` (a registered prior's name or table, see
+    ``ppl_vae.models.priors``; Normal(0, I) by default); x of ``x_shape`` from ``likelihood`` applied to
     ``decoder([z, c])``, c a per-example condition of ``condition_dim`` (see :meth:`condition`)."""
 
     contract: ClassVar[ModelContract]
@@ -55,17 +57,20 @@ class LatentVariableModel(nn.Module):
         latent_dim: int,
         decoder: Any,
         condition_dim: int = 0,
+        prior: str | dict[str, Any] | Prior = "normal",
     ):
         super().__init__()
         self.x_shape = tuple(x_shape)
         self.latent_dim = check_latent_dim(latent_dim)
+        self.latent_prior = build_prior(prior, self.latent_dim)
         self.likelihood = likelihood
         self.decoder = build_network(decoder, (latent_dim + condition_dim,), likelihood.param_shape, 0, "model.decoder")
         self.register_buffer("anchor", torch.zeros(()), persistent=False)  # device and dtype of the model
 
-    def prior(self, n: int) -> dist.Distribution:
-        """p(z): Normal(0, I), batch shape (n,), event shape (latent_dim,)."""
-        return dist.Normal(self.anchor, 1.0).expand([n, self.latent_dim]).to_event(1)
+    def prior(self, n: int, y: Tensor | None = None) -> dist.Distribution:
+        """p(z) (given the labels y, for a model whose prior reads them): batch shape (n,), event shape
+        (latent_dim,)."""
+        return self.latent_prior.distribution(n)
 
     def condition(self, y: Tensor | None, n: int) -> Tensor | None:
         """What the decoder is given besides z, (n, condition_dim); None for unconditional models."""
@@ -82,5 +87,5 @@ class LatentVariableModel(nn.Module):
         n = plate_size(x, num_samples)
         condition = self.condition(y, n)
         with pyro.plate("data", n, device=self.anchor.device):
-            z = pyro.sample("z", self.prior(n))
+            z = pyro.sample("z", self.prior(n, y))
             return pyro.sample("x", self.decode(z, condition), obs=x)

@@ -26,13 +26,14 @@ class BernoulliLikelihood(Likelihood):
 
 @register_model("bernoulli_vae")
 class BernoulliVAE(LatentVariableModel):
-    """p(z) p(x | z): z ~ Normal(0, I), x ~ Bernoulli(logits = decoder(z)); x binary, of shape ``x_shape``.
+    """p(z) p(x | z): z ~ p(z), x ~ Bernoulli(logits = decoder(z)); x binary, of shape ``x_shape``.
 
+    ``prior``: a registered prior's name or table (``ppl_vae.models.priors``; ``"normal"``: Normal(0, I)).
     ``decoder``: a network name or table (``"mlp"``, ``{"name": "conv", "channels": [64, 32]}``)
     or an ``nn.Module`` mapping (..., latent_dim) to (..., *x_shape).
     """
 
     contract = ModelContract(support=constraints.boolean)
 
-    def __init__(self, x_shape: tuple[int, ...], latent_dim: int = 10, decoder: Any = "mlp"):
-        super().__init__(x_shape, BernoulliLikelihood(x_shape), latent_dim, decoder)
+    def __init__(self, x_shape: tuple[int, ...], latent_dim: int = 10, decoder: Any = "mlp", prior: Any = "normal"):
+        super().__init__(x_shape, BernoulliLikelihood(x_shape), latent_dim, decoder, prior=prior)

@@ -49,7 +49,9 @@ def likelihood_contract(options: dict[str, Any], **declared: Any) -> ModelContra
 
 @register_model("conditional_vae")
 class LabelConditionedVAE(LatentVariableModel):
-    """p(z) p(x | z, y): z ~ Normal(0, I), x from the likelihood of decoder([z, one_hot(y)]).
+    """p(z | y) p(x | z, y): x from the likelihood of decoder([z, one_hot(y)]); z from ``prior``
+    (``ppl_vae.models.priors``; Normal(0, I) by default), or, with ``prior_by_label = true``, from
+    the part of a mixture prior that belongs to class y (:meth:`~ppl_vae.models.priors.Prior.for_labels`).
 
     ``y``: (N,) integer class labels 0 .. num_classes - 1, required (also to sample:
     ``model(y=labels, num_samples=len(labels))`` draws one x per label).
@@ -68,16 +70,27 @@ class LabelConditionedVAE(LatentVariableModel):
         latent_dim: int = 10,
         decoder: Any = "mlp",
         levels: int | None = None,
+        prior: Any = "normal",
+        prior_by_label: bool = False,
     ):
         if not isinstance(num_classes, int) or num_classes < 2:
             raise ConfigError(f"num_classes must be a whole number >= 2, got {num_classes!r}")
         likelihood_module = make_likelihood(likelihood, x_shape, levels, likelihood_options)
-        super().__init__(x_shape, likelihood_module, latent_dim, decoder, condition_dim=num_classes)
+        super().__init__(x_shape, likelihood_module, latent_dim, decoder, condition_dim=num_classes, prior=prior)
         self.num_classes = num_classes
+        self.prior_by_label = bool(prior_by_label)
+        if self.prior_by_label:
+            self.latent_prior.for_labels(torch.zeros(1, dtype=torch.int64), num_classes)  # refuses a prior of one part
         self.contract = self.declare({"likelihood": likelihood})
 
     def condition(self, y: Tensor | None, n: int) -> Tensor:
         return one_hot_labels(y, self.num_classes, n, "labels y of the conditional model", self.anchor.dtype)
+
+    def prior(self, n: int, y: Tensor | None = None) -> dist.Distribution:
+        if not self.prior_by_label:
+            return super().prior(n, y)
+        self.condition(y, n)  # checks the labels
+        return self.latent_prior.for_labels(y.long(), self.num_classes)
 
 
 def check_input(x: Tensor | None, x_shape: tuple[int, ...]) -> Tensor:

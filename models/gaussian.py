@@ -67,7 +67,8 @@ class GaussianLikelihood(Likelihood):
 
 @register_model("gaussian_vae")
 class GaussianVAE(LatentVariableModel):
-    """p(z) p(x | z): z ~ Normal(0, I), x ~ Normal(decoder(z), diag sigma^2) (:class:`GaussianLikelihood`).
+    """p(z) p(x | z): z ~ p(z) (``prior``, Normal(0, I) by default), x ~ Normal(decoder(z), diag sigma^2)
+    (:class:`GaussianLikelihood`).
 
     ``levels``: the number of grey levels of discrete data, given by the engine (dequantization).
     """
@@ -83,6 +84,7 @@ class GaussianVAE(LatentVariableModel):
         scale: str = "shared",
         min_scale: float = 0.01,
         fixed_scale: float = 0.1,
+        prior: Any = "normal",
     ):
         likelihood = GaussianLikelihood(x_shape, levels, scale, min_scale, fixed_scale)
-        super().__init__(x_shape, likelihood, latent_dim, decoder)
+        super().__init__(x_shape, likelihood, latent_dim, decoder, prior=prior)

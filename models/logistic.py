@@ -91,7 +91,8 @@ class DiscretizedLogisticLikelihood(Likelihood):
 
 @register_model("discretized_logistic_vae")
 class DiscretizedLogisticVAE(LatentVariableModel):
-    """p(z) p(x | z): z ~ Normal(0, I), x ~ DiscretizedLogistic(decoder(z)) on the data's grey levels.
+    """p(z) p(x | z): z ~ p(z) (``prior``, Normal(0, I) by default), x ~ DiscretizedLogistic(decoder(z)) on the
+    data's grey levels.
 
     ``levels``: the data's number of grey levels, given by the engine.
     """
@@ -105,6 +106,7 @@ class DiscretizedLogisticVAE(LatentVariableModel):
         decoder: Any = "mlp",
         levels: int | None = None,
         min_log_scale: float = -7.0,
+        prior: Any = "normal",
     ):
         likelihood = DiscretizedLogisticLikelihood(x_shape, levels, min_log_scale)
-        super().__init__(x_shape, likelihood, latent_dim, decoder)
+        super().__init__(x_shape, likelihood, latent_dim, decoder, prior=prior)

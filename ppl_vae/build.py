@@ -6,7 +6,7 @@
    levels a continuous likelihood dequantizes with (``data.dequantize``); check the result
    against the model's contract;
 4. build model and guide (sizes from the data), move them and the data to the device and dtype;
-5. run the pairing check on a few validation examples.
+5. run the pairing check on a few validation examples; build the training strategy for the pair.
 
 Every refusal is one sentence. What a run must remember to rebuild exactly this is in
 :attr:`Prepared.record` (the data's fingerprint and pinned options, the shapes, the device).
@@ -34,6 +34,7 @@ from ppl_vae.errors import ConfigError
 from ppl_vae.pair import Pair
 from ppl_vae.pairing import PROBE_SIZE
 from ppl_vae.registry import DATASETS, GUIDES, MODELS
+from ppl_vae.strategies import Strategy, make_strategy
 
 
 @dataclass
@@ -42,12 +43,14 @@ class Prepared:
 
     ``experiment``: as given, with the data factory's resolved options pinned in ``[data]``;
     ``data``: floating point, transformed, on the device (or pinned on the CPU when too large);
+    ``strategy``: the training strategy, built for the pair (its options and the pair checked);
     ``record``: what ``run.json`` keeps (see :func:`run_record`); ``notes``: sentences to show the user.
     """
 
     experiment: Experiment
     data: Dataset
     pair: Pair
+    strategy: Strategy
     record: dict[str, Any]
     notes: list[str] = field(default_factory=list)
 
@@ -63,6 +66,9 @@ def load_raw(section: dict[str, Any]) -> Dataset:
 def fit_data(raw: Dataset, contract: ModelContract, section: dict[str, Any], seed: int, dtype: torch.dtype):
     """(data the model can take, the levels its likelihood is given or None, notes) from checked raw data."""
     data = binarize(to_floating(raw, dtype), section.get("binarize", "auto"), contract, seed)
+    if not contract.density:
+        check_fit(data, contract)
+        return data, None, ["an implicit model (no likelihood): it is measured by its samples, never scored"]
     levels = likelihood_levels(data, contract, section.get("dequantize", "auto"))
     check_fit(data, contract)
     notes = []
@@ -187,7 +193,8 @@ def prepare(
     data = place(data, resolved)
     probe = data.valid
     pair.check(probe.x[:PROBE_SIZE], None if probe.y is None else probe.y[:PROBE_SIZE])
+    strategy = make_strategy(pair, training, world)
     if world.active:
         torch.manual_seed(training.seed + RANK_SEED_STRIDE * world.rank)
     record = run_record(raw, shapes, pair, resolved, training.dtype, world.size)
-    return Prepared(experiment, data, pair, record, [note, *notes] if note else notes)
+    return Prepared(experiment, data, pair, strategy, record, [note, *notes] if note else notes)

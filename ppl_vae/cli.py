@@ -1,4 +1,4 @@
-"""The ``ppl-vae`` command: train, resume, sample, evaluate, check, classify, and list what is registered.
+"""The ``ppl-vae`` command: train, resume, sample, evaluate, check, classify, measure, and list what is registered.
 
 Heavy libraries (torch, Pyro, ArviZ, scikit-learn) load inside the commands that use them, so
 ``ppl-vae --help`` and ``ppl-vae list`` start fast. Every user error is one line,
@@ -199,6 +199,11 @@ def cmd_ppc(args: argparse.Namespace) -> None:
         raise RunError(
             f"{run.directory} predicts outputs y, not whole data points x: posterior predictive checks do not apply"
         )
+    if not run.pair.model_contract.density:
+        raise RunError(
+            f"{run.directory} holds an implicit model (a generator without an encoder): it has no posterior to "
+            "check; compare its samples with ppl-vae quality"
+        )
     data, x, y, which = split_of(run, args)
     print(f"posterior predictive check of {run.directory}: {which}, S = {args.num_samples}")
     stem = output_stem("ppc", args.split, args.limit, args.seed, S=args.num_samples)
@@ -251,6 +256,31 @@ def cmd_latents(args: argparse.Namespace) -> None:
     print(f"wrote {', '.join(views.files)} to {runs[0].directory}")
 
 
+def cmd_quality(args: argparse.Namespace) -> None:
+    from ppl_vae.compare import run_quality
+    from ppl_vae.lock import RunLock
+    from ppl_vae.report import write_json
+    from ppl_vae.run import load_trained
+
+    require_positive(args.samples, "--samples")
+    require_positive(args.permutations, "--permutations")
+    run = load_trained(Path(args.run_dir), args.device)
+    stem = f"quality-seed{args.seed}-N{args.samples}"
+    print(f"measuring {args.samples} samples and codes of {run.directory}")
+    with RunLock(run.directory, "quality"):
+        start = time.perf_counter()
+        result = run_quality(run, args.samples, args.seed, args.permutations)
+        result["seconds"] = round(time.perf_counter() - start, 2)
+        write_json(run.directory / f"{stem}.json", result)
+    for key in ("sample_quality", "aggregate_posterior_mmd"):
+        if result[key] is not None:
+            print(f"{key}:")
+            print_table(result[key])
+    for note in result["notes"]:
+        print(note)
+    print(f"wrote {stem}.json to {run.directory}")
+
+
 def cmd_probe(args: argparse.Namespace) -> None:
     from ppl_vae.latent_views import require_codes
     from ppl_vae.probe import ALL, write_probe
@@ -277,13 +307,14 @@ def cmd_probe(args: argparse.Namespace) -> None:
 
 def cmd_list(args: argparse.Namespace) -> None:
     from ppl_vae.config import load_experiment, load_plugins, shipped_experiments
-    from ppl_vae.registry import DATASETS, GUIDES, MODELS, NETWORKS, STRATEGIES
+    from ppl_vae.registry import DATASETS, GUIDES, MODELS, NETWORKS, PRIORS, STRATEGIES
 
     if args.experiment:
         load_plugins(load_experiment(args.experiment))
     for title, names in (
         ("models", MODELS.names()),
         ("guides", GUIDES.names()),
+        ("priors", PRIORS.names()),
         ("networks", NETWORKS.names()),
         ("datasets", DATASETS.names()),
         ("strategies", STRATEGIES.names()),
@@ -372,6 +403,18 @@ def build_parser() -> argparse.ArgumentParser:
     probe.add_argument("--seed", type=int, default=0)
     add_device(probe)
     probe.set_defaults(handler=cmd_probe)
+
+    quality = commands.add_parser(
+        "quality",
+        help="sample quality (Fréchet distance in a small classifier's features, label entropies) and the "
+        "aggregate posterior's distance from the prior (MMD, permutation p-value)",
+    )
+    quality.add_argument("run_dir")
+    quality.add_argument("--samples", type=int, default=2000, help="model samples, real images and codes compared")
+    quality.add_argument("--permutations", type=int, default=200, help="of the MMD permutation test")
+    quality.add_argument("--seed", type=int, default=0)
+    add_device(quality)
+    quality.set_defaults(handler=cmd_quality)
 
     listing = commands.add_parser("list", help="registered models, guides, networks, datasets and shipped experiments")
     listing.add_argument("experiment", nargs="?", help="also load this experiment's plugins")

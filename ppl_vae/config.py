@@ -24,7 +24,7 @@ import importlib
 import importlib.resources
 import importlib.util
 import sys
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -75,14 +75,17 @@ class TrainingConfig:
     ``learning_rate`` during the 3^i epochs of stage i = 0, 1, ...; 3,280 epochs for i <= 7).
     ``device``: ``auto`` (a GPU when there is one), ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
     ``dtype``: floating-point type of data and parameters. ``backend``: the ``torch.distributed``
-    backend of a ``torchrun`` run (``auto``: NCCL on GPUs, gloo on the CPU).
+    backend of a ``torchrun`` run (``auto``: NCCL on GPUs, gloo on the CPU). ``strategy``: a name, or
+    a ``[training.strategy]`` table whose other keys (``strategy_options``) go to its constructor.
     """
 
-    strategy: str = "svi"  # a registered training strategy (ppl_vae.strategies)
+    strategy: str = "svi"  # a registered training strategy (ppl_vae.strategies, ppl_vae.adversarial)
+    strategy_options: dict = field(default_factory=dict)  # the other keys of a [training.strategy] table
     objective: str = "trace_elbo"  # one of OBJECTIVES
     num_particles: int = 1  # K samples per data point (the IWAE K for "iwae")
     optimizer: str = "adam"  # adam | adamw
     learning_rate: float = 1e-3  # step size at the start
+    adam_beta1: float = 0.9  # Adam's first-moment decay (0.5 for adversarial training, Radford et al. 2016)
     weight_decay: float = 0.0  # decoupled for adamw, L2 for adam
     schedule: str = "constant"  # one of SCHEDULES
     lr_decay: float = 0.99  # per-epoch factor of the exponential schedule
@@ -112,6 +115,8 @@ class TrainingConfig:
         ):
             if getattr(self, name) not in valid:
                 raise choice_error(f"training.{name}", getattr(self, name), valid)
+        if not 0 <= self.adam_beta1 < 1:
+            raise ConfigError(f"training.adam_beta1 must be in [0, 1), got {self.adam_beta1}")
         if not 0 < self.lr_decay <= 1:
             raise ConfigError(f"training.lr_decay must be in (0, 1], got {self.lr_decay}")
 
@@ -153,7 +158,7 @@ def _dataclass_from(cls, section: str, values: dict[str, Any]):
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             ok = True
         if not ok:
-            kind = {int: "whole number", float: "number", str: "string"}.get(expected, expected.__name__)
+            kind = {int: "whole number", float: "number", str: "string", dict: "table"}.get(expected, expected.__name__)
             raise ConfigError(f"[{section}] {key} must be a {kind}, got {value!r}")
     return cls(**{k: float(v) if type(getattr(defaults, k)) is float else v for k, v in values.items()})
 
@@ -170,7 +175,14 @@ class Experiment:
 
     @property
     def training(self) -> TrainingConfig:
-        return _dataclass_from(TrainingConfig, "training", self.sections["training"])
+        values = dict(self.sections["training"])
+        strategy = values.get("strategy")
+        if isinstance(strategy, dict):
+            if not isinstance(strategy.get("name"), str):
+                raise ConfigError("[training.strategy] needs a name (a registered strategy)")
+            values["strategy"] = strategy["name"]
+            values["strategy_options"] = {k: v for k, v in strategy.items() if k != "name"}
+        return _dataclass_from(TrainingConfig, "training", values)
 
     @property
     def evaluation(self) -> EvaluationConfig:

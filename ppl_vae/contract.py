@@ -71,13 +71,16 @@ class ModelContract:
     or ``constraints.real`` for continuous densities, which dequantize discrete data.
     ``observed``: the sample site and argument the likelihood scores, ``"x"`` or, for
     structured outputs, ``"y"``. ``conditioning``: what the other argument is. ``latent``:
-    whether there are latent sites (without, the likelihood is exact).
+    whether there are latent sites (without, the likelihood is exact). ``density``: False for an
+    implicit model (a GAN's generator: x a deterministic function of z, samples but no
+    likelihood), whose latents no guide infers and which nothing scores.
     """
 
     support: Constraint
     observed: str = "x"
     conditioning: Conditioning = Conditioning.NONE
     latent: bool = True
+    density: bool = True
 
     def __post_init__(self) -> None:
         support_name(self.support)

@@ -35,7 +35,13 @@ def batches(n: int, batch_size: int) -> Iterator[slice]:
 
 
 def refuse_non_density(pair: Pair) -> None:
-    """A :class:`MeasureError` when the pair's guide is not a density (a deterministic encoder)."""
+    """A :class:`MeasureError` when the pair's model is implicit (a GAN's generator) or its guide is not a
+    density (a deterministic encoder)."""
+    if not pair.model_contract.density:
+        raise MeasureError(
+            f"the model '{pair.model_name}' is implicit (a generator without a likelihood): it draws samples but "
+            "gives no log p(x) to estimate; measure it by its samples (ppl-vae sample, ppl-vae quality)"
+        )
     if not pair.guide_contract.density:
         raise MeasureError(
             f"the guide '{pair.guide_name}' is a deterministic encoder, not a density: importance weighting "

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from pyro import poutine
 from torch import Tensor
 
 from ppl_vae.data.containers import Dataset
@@ -49,14 +50,34 @@ def plot_prior_samples(
     plot_image_rows([(title, means.reshape(n, *image_shape))], min(12, n), path)
 
 
+def style_means(pair: Pair, labels: Tensor, per_class: int, seed: int) -> tuple[Tensor, bool]:
+    """Means of p(x | z, y) for ``labels`` (C * per_class,), class by class, and whether z is shared: column j
+    of every class decodes the same z_j ~ p(z) (a style) when the prior does not read the labels; when it
+    does (a prior picked by label), each class draws its own z."""
+    with frozen(seed, pair.device):
+        labels = labels.to(pair.device)
+        trace = poutine.trace(pair.model).get_trace(None, y=labels, num_samples=len(labels))
+        prior, z = trace.nodes["z"]["fn"], trace.nodes["z"]["value"]
+        shared = z[:per_class].repeat(len(labels) // per_class, *([1] * (z.dim() - 1)))
+        log_prior = prior.log_prob(shared).reshape(-1, per_class)
+        reads_labels = not torch.allclose(log_prior, log_prior[:1].expand_as(log_prior))
+        chosen = z if reads_labels else shared
+        conditioned = poutine.condition(pair.model, data={"z": chosen})
+        means = poutine.trace(conditioned).get_trace(None, y=labels, num_samples=len(labels)).nodes["x"]["fn"].mean
+    return means, not reads_labels
+
+
 def plot_class_samples(
     pair: Pair, image_shape: tuple[int, ...], num_classes: int, per_class: int, seed: int, path: Path
 ) -> None:
-    """A class-by-sample grid of a label-conditioned model: one row of ``per_class`` draws per class."""
+    """The style x class grid of a label-conditioned model: one row of ``per_class`` means per class, each
+    column one z ~ p(z) shared by every class (z carries the style, y the class; see :func:`style_means`)."""
     labels = torch.arange(num_classes).repeat_interleave(per_class)
-    means = prior_means(pair, len(labels), labels, seed).reshape(len(labels), *image_shape)
+    means, shared = style_means(pair, labels, per_class, seed)
+    means = means.reshape(len(labels), *image_shape)
     rows = [(f"y = {c}", means[c * per_class : (c + 1) * per_class]) for c in range(num_classes)]
-    rows[0] = ("y = 0 (each row: mean of p(x | z, y), z ~ p(z), for its class y)", rows[0][1])
+    how = "each column: one z ~ p(z), decoded for every class" if shared else "each class: its own z ~ p(z | y)"
+    rows[0] = (f"y = 0 (mean of p(x | z, y); {how})", rows[0][1])
     plot_image_rows(rows, per_class, path)
 
 

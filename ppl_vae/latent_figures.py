@@ -5,6 +5,7 @@ Decoded images are the mean of p(x | z) at the given z (``ppl_vae.latents.decode
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -97,3 +98,26 @@ def plot_interpolations(
         for kind, path_z in (("linear", linear), ("spherical", slerp(a, b, steps))):
             rows.append((f"pair {i + 1}, {kind}", decode_means(pair, path_z).reshape(steps, *image_shape)))
     plot_image_rows(rows, steps, path)
+
+
+def plot_codes_over_prior(
+    codes: Tensor, labels: Tensor | None, log_density: Callable[[np.ndarray], np.ndarray], title: str, path: Path
+) -> None:
+    """2-D codes (N, 2), coloured by class when ``labels`` (N,) are given, over the contours of the prior's
+    density (``log_density`` of (G, 2) points, nats): the figure of Makhzani et al. (2016)."""
+    points = codes.double().numpy()
+    low, high = np.percentile(points, 0.5, axis=0), np.percentile(points, 99.5, axis=0)
+    margin = 0.15 * (high - low) + 0.5
+    u, v = np.meshgrid(*(np.linspace(low[i] - margin[i], high[i] + margin[i], 80) for i in range(2)))
+    density = np.exp(log_density(np.stack([u.ravel(), v.ravel()], axis=1))).reshape(u.shape)
+    fig, axes = new_figure(1, 1, (6, 5.4))
+    ax = axes[0][0]
+    ax.contour(u, v, density, levels=8, colors="grey", linewidths=0.7)
+    colours = None if labels is None else labels.cpu().numpy()
+    shown = ax.scatter(points[:, 0], points[:, 1], c=colours, cmap="tab10", s=5, alpha=0.7)
+    if labels is not None:
+        ax.legend(*shown.legend_elements(), title="class", fontsize=7, loc="best")
+    ax.set_xlabel("z_1")
+    ax.set_ylabel("z_2")
+    ax.set_title(title, fontsize=10)
+    save_figure(fig, path)

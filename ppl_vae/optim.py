@@ -42,9 +42,15 @@ def schedule_factor(config: TrainingConfig) -> Callable[[int], float]:
 
 
 def make_optimizer(parameters: Iterable[torch.nn.Parameter], config: TrainingConfig) -> torch.optim.Optimizer:
-    """Adam or AdamW with ``learning_rate`` and ``weight_decay`` (coupled L2 for Adam, decoupled for AdamW)."""
+    """Adam or AdamW with ``learning_rate``, betas (``adam_beta1``, 0.999) and ``weight_decay`` (coupled L2 for
+    Adam, decoupled for AdamW)."""
     kind = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
-    return kind(list(parameters), lr=config.learning_rate, weight_decay=config.weight_decay)
+    return kind(
+        list(parameters),
+        lr=config.learning_rate,
+        betas=(config.adam_beta1, 0.999),
+        weight_decay=config.weight_decay,
+    )
 
 
 def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainingConfig) -> LambdaLR:

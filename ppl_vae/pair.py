@@ -39,6 +39,7 @@ class Pair(nn.Module):
         self.model_contract: ModelContract = declared(model, ModelContract, "model", model_name)
         self.guide_contract: GuideContract = declared(guide, GuideContract, "guide", guide_name)
         self.max_plate_nesting = 1
+        self.pairing: Pairing | None = None  # set by check()
         self.eval()  # training mode only while a trainer takes steps
 
     @property
@@ -56,8 +57,10 @@ class Pair(nn.Module):
             self.model_name,
             self.guide_name,
             self.model_contract.observed,
+            implicit=not self.model_contract.density,
         )
         self.max_plate_nesting = pairing.max_plate_nesting
+        self.pairing = pairing
         return pairing
 
     def scored(self, x: Tensor, y: Tensor | None) -> Tensor | None:

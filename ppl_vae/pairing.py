@@ -4,8 +4,10 @@ Both are traced on a tiny batch; the latent sites of the model (sample sites tha
 observed) must be exactly the guide's sample sites, with the same shapes and supports,
 inside the ``data`` plate, and the model must observe the site its contract declares. When
 the model's density depends on ``y`` (labels or outputs) and it has latents, the guide must
-read ``y`` too: q(z | x) cannot stand in for q(z | x, y). Any mismatch becomes one sentence
-naming the sites. The check draws its samples from a private random stream.
+read ``y`` too: q(z | x) cannot stand in for q(z | x, y). An implicit model (a GAN's generator,
+``ModelContract(density=False)``) has latents that no guide infers: its guide must sample nothing.
+Any mismatch becomes one sentence naming the sites. The check draws its samples from a private
+random stream.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from dataclasses import dataclass
 import torch
 from pyro import poutine
 from torch import Tensor
-from torch.distributions import constraints
 
 from ppl_vae.config import raised_in_plugin
 from ppl_vae.device import frozen
@@ -27,17 +28,29 @@ PROBE_SIZE = 8  # examples traced by the check: enough that some labels differ
 
 @dataclass(frozen=True)
 class Pairing:
-    """What the check learned: the latent site names, and how deep plates nest."""
+    """What the check learned: the latent site names, how deep plates nest, the shape of one example
+    at each of the model's sample sites (``site_shapes``: such as ``{"z": (8,), "x": (1, 28, 28)}``), and
+    the model's latent sites whose distribution cannot be sampled (``unsampleable``)."""
 
     latent_sites: tuple[str, ...]
     max_plate_nesting: int
+    site_shapes: dict[str, tuple[int, ...]]
+    unsampleable: tuple[str, ...]
+
+
+def _samplable(site: dict) -> bool:
+    try:
+        site["fn"].sample()
+    except NotImplementedError:
+        return False
+    return True
 
 
 def _support(site: dict) -> str:
     support = site["fn"].support
     event_dim = 0
-    while isinstance(support, constraints.independent):
-        event_dim += support.reinterpreted_batch_ndims
+    while hasattr(support, "base_constraint"):  # independent, or a mixture of independent components
+        event_dim += getattr(support, "reinterpreted_batch_ndims", 0)
         support = support.base_constraint
     return f"{support!r}" + (f" over {event_dim} event dim(s)" if event_dim else "")
 
@@ -74,17 +87,19 @@ def check_pair(
     model_name: str = "model",
     guide_name: str = "guide",
     observed: str | None = None,
+    implicit: bool = False,
 ) -> Pairing:
     """Trace ``model`` and ``guide`` on ``x`` (a few examples, such as the first :data:`PROBE_SIZE`) and
     ``y`` (their labels or outputs, or None) and raise :class:`PairingError` on misfit.
 
-    ``observed``: the site the model's contract says it observes (checked when given).
+    ``observed``: the site the model's contract says it observes (checked when given). ``implicit``:
+    the model declares no density, so the guide must sample nothing.
     """
     with frozen(0, x.device):
-        return _check(model, guide, x, y, model_name, guide_name, observed)
+        return _check(model, guide, x, y, model_name, guide_name, observed, implicit)
 
 
-def _check(model, guide, x, y, model_name, guide_name, observed) -> Pairing:
+def _check(model, guide, x, y, model_name, guide_name, observed, implicit) -> Pairing:
     model_trace, guide_trace = _trace(model, "model", model_name, x, y), _trace(guide, "guide", guide_name, x, y)
     model_sites, guide_sites = sample_sites(model_trace), sample_sites(guide_trace)
     latents = {n: s for n, s in model_sites.items() if not s["is_observed"]}
@@ -96,6 +111,15 @@ def _check(model, guide, x, y, model_name, guide_name, observed) -> Pairing:
         problems.append(
             f"the model declares that it observes '{observed}' but observes {', '.join(map(repr, observed_sites))}"
         )
+    if implicit and guide_sites:
+        problems.append(
+            f"the model is implicit (no likelihood), so no guide infers its latents, but the guide samples "
+            f"{', '.join(map(repr, sorted(guide_sites)))}: pair it with guide 'none'"
+        )
+    unsampleable = tuple(sorted(n for n, site in latents.items() if not _samplable(site)))
+    site_shapes = {n: tuple(site["value"].shape[1:]) for n, site in model_sites.items()}
+    if implicit:
+        latents = {}
     missing = sorted(set(latents) - set(guide_sites))
     extra = sorted(set(guide_sites) - set(latents))
     if missing:
@@ -135,4 +159,4 @@ def _check(model, guide, x, y, model_name, guide_name, observed) -> Pairing:
     if problems:
         raise PairingError(f"guide '{guide_name}' does not fit model '{model_name}': " + "; ".join(problems) + ".")
     nesting = max(len(s["cond_indep_stack"]) for s in (*model_sites.values(), *guide_sites.values()))
-    return Pairing(tuple(sorted(latents)), nesting)
+    return Pairing(tuple(sorted(latents)), nesting, site_shapes, unsampleable)

@@ -1,4 +1,4 @@
-"""Name -> constructor registries: models, guides, likelihoods, networks, datasets, strategies, statistics.
+"""Name -> constructor registries: models, guides, likelihoods, priors, networks, datasets, strategies, statistics.
 
 Built-in names are listed here with the module that defines them, so that listing them
 (``ppl-vae list``) imports nothing heavy; the module is imported the first time one of its
@@ -91,6 +91,7 @@ MODELS = Registry(
         **_builtins("ppl_vae.models.logistic", "discretized_logistic_vae"),
         **_builtins("ppl_vae.models.linear_gaussian", "linear_gaussian"),
         **_builtins("ppl_vae.models.conditional", "conditional_vae", "structured_cvae", "baseline_predictor"),
+        **_builtins("ppl_vae.models.implicit", "gan_generator"),
     },
 )
 GUIDES = Registry(
@@ -110,6 +111,7 @@ LIKELIHOODS = Registry(
         **_builtins("ppl_vae.models.logistic", "discretized_logistic"),
     },
 )
+PRIORS = Registry("prior", _builtins("ppl_vae.models.priors", "normal", "gaussian_mixture", "swiss_roll"))
 NETWORKS = Registry(
     "network", {**_builtins("ppl_vae.networks.mlp", "mlp"), **_builtins("ppl_vae.networks.conv", "conv")}
 )
@@ -120,7 +122,9 @@ DATASETS = Registry(
         **_builtins("ppl_vae.data.tasks", "quadrants"),
     },
 )
-STRATEGIES = Registry("strategy", _builtins("ppl_vae.strategies", "svi"))
+STRATEGIES = Registry(
+    "strategy", {**_builtins("ppl_vae.strategies", "svi"), **_builtins("ppl_vae.adversarial", "aae", "gan")}
+)
 STATISTICS = Registry(
     "statistic",
     _builtins(
@@ -137,6 +141,7 @@ STATISTICS = Registry(
 register_model = MODELS.register
 register_guide = GUIDES.register
 register_likelihood = LIKELIHOODS.register
+register_prior = PRIORS.register
 register_network = NETWORKS.register
 register_dataset = DATASETS.register
 register_strategy = STRATEGIES.register

@@ -40,6 +40,16 @@ class RunView:
         return cls(pair.model_contract, pair.guide_contract, shape, num_classes)
 
     @property
+    def encoded(self) -> bool:
+        """The model has latents that its guide infers (not an implicit model's)."""
+        return self.model.latent and self.model.density
+
+    @property
+    def scored(self) -> bool:
+        """The pair estimates a likelihood: model and guide are densities."""
+        return self.model.density and self.guide.density
+
+    @property
     def images(self) -> bool:
         """The model generates whole images (not outputs, not vectors)."""
         return self.model.generates_images and self.image_shape is not None
@@ -91,8 +101,9 @@ SUMMARY_KEYS = {
     "data": "where the data came from and how it was split and transformed",
     "model": "registered model name",
     "guide": "registered guide name",
-    "objective": "training objective (and num_particles)",
-    "scores": "what the figures are log-likelihoods of: log p(x), log p(x | y) or log p(y | x)",
+    "objective": "training objective (and num_particles) under SVI; the strategy and its phases otherwise",
+    "scores": "what the figures are log-likelihoods of: log p(x), log p(x | y) or log p(y | x); null for an "
+    "implicit model",
     "levels": "grey levels of the scored values (2: binary), or null for continuous data",
     "dequantized": "true when a continuous likelihood dequantized the discrete data (figures are then bounds on "
     "the discrete log-probability, with the D log(levels) term included)",
@@ -103,10 +114,12 @@ SUMMARY_KEYS = {
     "processes": "training processes (torchrun ranks; 1 when not distributed)",
     "global_batch": "examples per optimizer step over all processes (each took global_batch / processes)",
     "epochs_run": "epochs trained",
-    "best_epoch": "epoch whose parameters were kept (best validation bound)",
+    "best_epoch": "epoch whose parameters were kept (best validation bound; the last epoch for adversarial "
+    "strategies, which keep their last parameters)",
     "stopped_early": "true when patience ran out before training.epochs",
     "train_seconds": "wall time of training, seconds",
-    "valid_bound_nats": "best validation bound (ELBO; IW-K bound for the iwae objective), nats per example",
+    "valid_bound_nats": "validation bound of the kept epoch (ELBO; IW-K bound for the iwae objective), nats per "
+    "example; null for an implicit model",
     "test_elbo_nats": "test ELBO, nats per example (mean over the evaluation.iw_samples draws per example); "
     "null for a deterministic encoder",
     "test_elbo_bits_per_dim": "-test_elbo_nats / (D ln 2) (lower is better)",
@@ -114,6 +127,8 @@ SUMMARY_KEYS = {
     "K = evaluation.iw_samples; null for a deterministic encoder",
     "test_reconstruction_nats": "mean log p(x | z), z ~ q(z | x), on the test split, nats per example: the "
     "reconstruction term",
+    "aggregate_posterior_mmd": "how far the codes z ~ q(z | x) of up to 1,000 test examples are from as many prior "
+    "draws: MMD^2 with a Gaussian kernel (median bandwidth) and its permutation p-value (ppl_vae.two_sample)",
     "note": "what could not be measured, and why",
     "ppc_flagged": "statistics that the end-of-training posterior predictive check flags (see ppc.json)",
     "classification": "label-conditioned models only: the Bayes-rule classifier on the test split "

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ppl_vae.aggregate import code_and_prior_draws, prior_log_density
 from ppl_vae.classify import classify_split
 from ppl_vae.contract import Conditioning
 from ppl_vae.data.provenance import random_subset
@@ -17,11 +18,15 @@ from ppl_vae.evaluate import (
     reconstruction_log_likelihood,
 )
 from ppl_vae.figures import plot_class_samples, plot_completions, plot_prior_samples, plot_reconstructions
+from ppl_vae.latent_figures import plot_codes_over_prior
 from ppl_vae.plots import plot_classification, plot_curves
 from ppl_vae.ppc import posterior_predictive_check, write_check
 from ppl_vae.report import REPORTS, SAMPLE_FIGURES, ReportContext, write_json
+from ppl_vae.two_sample import mmd_test
 
 SHOWN = 12  # examples in reconstruction and completion figures
+AGGREGATE_EXAMPLES = 1000  # test examples whose codes are compared with the prior
+PERMUTATIONS = 200  # of the two-sample test
 
 
 def scored_dimensions(context: ReportContext) -> int:
@@ -29,7 +34,7 @@ def scored_dimensions(context: ReportContext) -> int:
     return context.pair.scored(context.data.test.x, context.data.test.y)[0].numel()
 
 
-@REPORTS.register("likelihood", when=lambda view: view.guide.density)
+@REPORTS.register("likelihood", when=lambda view: view.scored)
 def likelihood(context: ReportContext) -> dict[str, Any]:
     """The test split's importance-weighted log-likelihood and ELBO (K = evaluation.iw_samples)."""
     test, config = context.data.test, context.experiment
@@ -49,7 +54,7 @@ def likelihood(context: ReportContext) -> dict[str, Any]:
     }
 
 
-@REPORTS.register("reconstruction", when=lambda view: view.model.latent)
+@REPORTS.register("reconstruction", when=lambda view: view.encoded)
 def reconstruction(context: ReportContext) -> dict[str, Any]:
     """The reconstruction term log p(x | z), z ~ q(z | x), on the test split; for a deterministic encoder
     the only figure (its guide is not a density: no likelihood is estimated)."""
@@ -79,7 +84,23 @@ def curves(context: ReportContext) -> dict[str, Any]:
     return {}
 
 
-@REPORTS.register("reconstructions", when=lambda view: view.images and view.model.latent)
+@REPORTS.register("aggregate_posterior", when=lambda view: view.encoded)
+def aggregate_posterior(context: ReportContext) -> dict[str, Any]:
+    """MMD between codes z ~ q(z | x) of up to 1,000 test examples and as many prior draws, with its permutation
+    p-value (``ppl_vae.aggregate``); with 2 latents, ``codes_over_prior.png``."""
+    x, y = context.test_examples(AGGREGATE_EXAMPLES)
+    seed = context.experiment.training.seed
+    codes, drawn, priors = code_and_prior_draws(context.pair, x, y, seed)
+    test = mmd_test(codes, drawn, PERMUTATIONS, seed)
+    if codes.shape[1] == 2:
+        labels = y if context.data.num_classes is not None else None
+        title = f"codes z ~ q(z | x) of {len(x)} test examples over p(z); MMD^2 {test.statistic:.4f}, "
+        title += f"p {test.p_value:.3f}"
+        plot_codes_over_prior(codes, labels, prior_log_density(priors), title, context.run_dir / "codes_over_prior.png")
+    return {"aggregate_posterior_mmd": test.as_dict()}
+
+
+@REPORTS.register("reconstructions", when=lambda view: view.images and view.encoded)
 def reconstructions(context: ReportContext) -> dict[str, Any]:
     x, y = context.test_examples(SHOWN)
     plot_reconstructions(
@@ -119,9 +140,7 @@ def write_classification(
     return summary
 
 
-@REPORTS.register(
-    "classification", when=lambda view: view.model.conditioning is Conditioning.LABELS and view.guide.density
-)
+@REPORTS.register("classification", when=lambda view: view.model.conditioning is Conditioning.LABELS and view.scored)
 def classification(context: ReportContext) -> dict[str, Any]:
     test, config = context.data.test, context.experiment
     summary = write_classification(
@@ -149,7 +168,7 @@ def completions(context: ReportContext) -> dict[str, Any]:
     return {}
 
 
-@REPORTS.register("ppc", when=lambda view: view.model.generates_images)
+@REPORTS.register("ppc", when=lambda view: view.model.generates_images and view.model.density)
 def predictive_check(context: ReportContext) -> dict[str, Any]:
     """The posterior predictive check of ``evaluation.ppc_examples`` test examples (none when 0)."""
     config = context.experiment.evaluation

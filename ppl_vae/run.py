@@ -22,6 +22,7 @@ import contextlib
 import csv
 import io
 import json
+import math
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -105,7 +106,9 @@ def _trainer(prepared: Prepared, run_dir: Path, callbacks, world: World) -> Trai
 
     callbacks = [metrics, *callbacks] if world.main else list(callbacks)
     training = prepared.experiment.training
-    return Trainer(prepared.pair, prepared.data, training, run_dir / CHECKPOINT, callbacks, world=world)
+    return Trainer(
+        prepared.pair, prepared.data, training, run_dir / CHECKPOINT, callbacks, world=world, strategy=prepared.strategy
+    )
 
 
 def _writer(run_dir: Path, command: str, world: World):
@@ -214,8 +217,8 @@ def report(prepared: Prepared, trainer: Trainer, run_dir: Path) -> dict[str, Any
         "data": data.description,
         "model": pair.model_name,
         "guide": pair.guide_name,
-        "objective": f"{training.objective} (K={training.num_particles})",
-        "scores": SCORES[contract.conditioning],
+        "objective": trainer.strategy.describe(),
+        "scores": SCORES[contract.conditioning] if contract.density else None,
         "levels": data.levels,
         "dequantized": shapes["levels"] is not None and not contract.discrete,
         "event_shape": list(scored.shape[1:]),
@@ -228,7 +231,7 @@ def report(prepared: Prepared, trainer: Trainer, run_dir: Path) -> dict[str, Any
         "best_epoch": trainer.best_epoch,
         "stopped_early": trainer.epoch < training.epochs,
         "train_seconds": round(sum(r.seconds for r in trainer.history), 2),
-        "valid_bound_nats": trainer.best_valid_bound,
+        "valid_bound_nats": trainer.best_valid_bound if math.isfinite(trainer.best_valid_bound) else None,
     }
     view = RunView.of(pair, data.image_shape, data.num_classes)
     return run_reports(ReportContext(run_dir, experiment, pair, data, trainer.history, view), base)

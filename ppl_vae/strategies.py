@@ -1,9 +1,10 @@
 """Training strategies: what one optimization step does, and everything it owns.
 
-A strategy (``@register_strategy("name")``) is built as ``Strategy(pair, config, world)`` and
-owns the modules it trains (the pair, plus any extra networks in ``extras``, such as a
-discriminator), one optimizer and one learning-rate schedule per phase (``add_phase``),
-and gradient clipping. Its contract:
+A strategy (``@register_strategy("name")``) is built as ``Strategy(pair, config, world, **options)``
+(:func:`make_strategy`; ``options``: the other keys of a ``[training.strategy]`` table), refuses in
+one sentence (``ConfigError``) a pair it cannot train, and owns the modules it trains (the pair,
+plus any extra networks in ``extras``, such as a discriminator), one optimizer and one
+learning-rate schedule per phase (``add_phase``), and gradient clipping. Its contract:
 
 - ``step(x, y, beta, total) -> float``: one update on a batch, returning this process's share of
   the training objective: its examples' sum in nats divided by ``total``, the number of examples
@@ -11,7 +12,9 @@ and gradient clipping. Its contract:
   better; ``beta`` is the weight of the latent (KL) term;
 - ``end_epoch()``: advance the schedules;
 - ``state_dict()`` / ``load_state_dict(state)``: extras, optimizers and schedules, so that a
-  run resumes exactly.
+  run resumes exactly;
+- ``keeps_best``: True when the trainer keeps the parameters of the best validation epoch and
+  stops early on it; False to keep the last (adversarial training improves no bound monotonically).
 
 :meth:`Strategy.update` sums gradients over the processes of a distributed run before clipping.
 A loss that is not finite (on any process) raises :class:`NonFiniteLoss` naming the phase before
@@ -21,17 +24,20 @@ any parameter moves.
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from dataclasses import replace
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
 from ppl_vae.config import TrainingConfig
+from ppl_vae.construct import construct
 from ppl_vae.distributed import SINGLE, World
+from ppl_vae.errors import ConfigError
 from ppl_vae.objectives import KLWeight, make_objective
 from ppl_vae.optim import make_optimizer, make_scheduler
 from ppl_vae.pair import Pair
-from ppl_vae.registry import register_strategy
+from ppl_vae.registry import STRATEGIES, register_strategy
 
 
 class NonFiniteLoss(ArithmeticError):
@@ -45,6 +51,8 @@ class NonFiniteLoss(ArithmeticError):
 class Strategy:
     """Base of training strategies: phases, each with its parameters, optimizer and schedule."""
 
+    keeps_best: ClassVar[bool] = True
+
     def __init__(self, pair: Pair, config: TrainingConfig, world: World = SINGLE):
         self.pair, self.config, self.world = pair, config, world
         self.extras = nn.ModuleDict()
@@ -52,11 +60,13 @@ class Strategy:
         self.schedulers: dict[str, torch.optim.lr_scheduler.LRScheduler] = {}
         self._parameters: dict[str, list[nn.Parameter]] = {}
 
-    def add_phase(self, name: str, parameters) -> None:
-        """A phase ``name`` updating ``parameters`` with its own optimizer and schedule from the config."""
+    def add_phase(self, name: str, parameters, learning_rate: float | None = None) -> None:
+        """A phase ``name`` updating ``parameters`` with its own optimizer and schedule from the config
+        (starting at ``learning_rate`` when given, else at ``training.learning_rate``)."""
+        config = self.config if learning_rate is None else replace(self.config, learning_rate=learning_rate)
         self._parameters[name] = list(parameters)
-        self.optimizers[name] = make_optimizer(self._parameters[name], self.config)
-        self.schedulers[name] = make_scheduler(self.optimizers[name], self.config)
+        self.optimizers[name] = make_optimizer(self._parameters[name], config)
+        self.schedulers[name] = make_scheduler(self.optimizers[name], config)
 
     def update(self, phase: str, loss: Tensor) -> None:
         """One optimizer step of ``phase`` on ``loss`` (a scalar to minimize; a constant for a process
@@ -77,6 +87,10 @@ class Strategy:
 
     def step(self, x: Tensor, y: Tensor | None, beta: float, total: int) -> float:
         raise NotImplementedError
+
+    def describe(self) -> str:
+        """What the strategy optimizes, for ``summary.json``."""
+        return f"{self.config.strategy}: phases {', '.join(self.optimizers)}"
 
     def end_epoch(self) -> None:
         for scheduler in self.schedulers.values():
@@ -105,18 +119,38 @@ class Strategy:
             scheduler.load_state_dict(state["schedulers"][name])
 
 
+def make_strategy(pair: Pair, config: TrainingConfig, world: World = SINGLE) -> Strategy:
+    """The strategy ``training.strategy`` names, built with its options for ``pair``."""
+    table = {"name": config.strategy, **config.strategy_options}
+    context = {"pair": pair, "config": config, "world": world}
+    return construct(STRATEGIES, table, context, "training.strategy")
+
+
+def refuse_implicit(pair: Pair, strategy: str) -> None:
+    """A ConfigError when ``pair``'s model has no likelihood for ``strategy`` to score."""
+    if not pair.model_contract.density:
+        raise ConfigError(
+            f"strategy '{strategy}' scores the model's likelihood, but model '{pair.model_name}' is implicit (no "
+            "likelihood): train it with training.strategy = 'gan'"
+        )
+
+
 @register_strategy("svi")
 class SVIStrategy(Strategy):
     """Stochastic variational inference: one optimizer over model and guide, minimizing the negative
     of the configured objective (``training.objective``) per example, Pyro's ``ELBOModule`` route."""
 
     def __init__(self, pair: Pair, config: TrainingConfig, world: World = SINGLE):
+        refuse_implicit(pair, "svi")
         super().__init__(pair, config, world)
         self.loss = make_objective(config.objective, config.num_particles, pair.max_plate_nesting)(
             pair.model, pair.guide
         )
         self.add_phase("svi", self.loss.parameters())
         self.kl_weight = KLWeight()
+
+    def describe(self) -> str:
+        return f"{self.config.objective} (K={self.config.num_particles})"
 
     def step(self, x: Tensor, y: Tensor | None, beta: float, total: int) -> float:
         if x.shape[0] == 0:  # this process's part of a short last batch

@@ -37,8 +37,7 @@ from ppl_vae.errors import CheckpointError, TrainingDiverged
 from ppl_vae.evaluate import batches, bound_per_example
 from ppl_vae.pair import Pair
 from ppl_vae.progress import Progress
-from ppl_vae.registry import STRATEGIES
-from ppl_vae.strategies import NonFiniteLoss, Strategy
+from ppl_vae.strategies import NonFiniteLoss, Strategy, make_strategy
 
 
 @dataclass(frozen=True)
@@ -60,7 +59,8 @@ class Trainer:
     """Owns the training state of one pair: its strategy, epoch, history and best parameters.
 
     ``callbacks`` are called as ``callback(trainer, record)`` after every epoch, once the
-    epoch's checkpoint is written. ``verbose``: show progress (a bar on a terminal, else a line
+    epoch's checkpoint is written. ``strategy``: built from ``config`` when not given
+    (:func:`~ppl_vae.strategies.make_strategy`). ``verbose``: show progress (a bar on a terminal, else a line
     per epoch; on rank 0 only). ``world``: the processes of a distributed run (see
     ``ppl_vae.distributed``); the default is one process.
     """
@@ -74,6 +74,7 @@ class Trainer:
         callbacks: Sequence[Callable[[Trainer, EpochRecord], None]] = (),
         verbose: bool = True,
         world: World = SINGLE,
+        strategy: Strategy | None = None,
     ):
         check_batch(world, config.batch_size)
         self.pair, self.data, self.config, self.world = pair, data, config, world
@@ -81,8 +82,9 @@ class Trainer:
         self.device = pair.device
         self.checkpoint_path = checkpoint_path if world.main else None
         self.callbacks = list(callbacks)
+        self.strategy: Strategy = make_strategy(pair, config, world) if strategy is None else strategy
         world.broadcast_parameters(pair)
-        self.strategy: Strategy = STRATEGIES.get(config.strategy)(pair, config, world)
+        world.broadcast_parameters(self.strategy.extras)
         self.steps_per_epoch = math.ceil(len(data.train) / config.batch_size)
         self.epoch = 0
         self.history: list[EpochRecord] = []
@@ -178,8 +180,11 @@ class Trainer:
         ``analytic_kl``, the IW-K bound with K = ``num_particles`` for ``iwae``, whose
         ELBO may get worse as its IW bound improves; with beta = 1, the true bound whatever
         beta training used. A deterministic encoder has no bound: its validation figure is the
-        training objective itself, log p(x | z) + beta log p(z) at z = f(x).
+        training objective itself, log p(x | z) + beta log p(z) at z = f(x). An implicit model
+        (a GAN's generator) has none at all: NaN.
         """
+        if not self.pair.model_contract.density:
+            return math.nan
         valid = self.data.valid
         x, y = self.world.shard(valid.x), None if valid.y is None else self.world.shard(valid.y)
         k = self.config.num_particles if self.config.objective == "iwae" else 1
@@ -199,7 +204,8 @@ class Trainer:
         The pair is in training mode (``nn.Module.train``) during the steps only: a denoising
         encoder corrupts its input then, never when evaluated.
 
-        Early stopping counts epochs without improvement only after the KL warm-up.
+        Early stopping counts epochs without improvement only after the KL warm-up. A strategy that
+        does not keep the best epoch (``Strategy.keeps_best``, adversarial ones) keeps the last.
         """
         config = self.config
         self.pair.train()
@@ -218,7 +224,7 @@ class Trainer:
                     self.epoch, train_objective, valid, beta, learning_rate, time.perf_counter() - start
                 )
                 self.history.append(record)
-                if valid > self.best_valid_bound:
+                if valid > self.best_valid_bound or not self.strategy.keeps_best:
                     self.best_valid_bound, self.best_epoch, self.bad_epochs = valid, self.epoch, 0
                     self.best_state = self._pair_state()
                 elif not self._warming_up():
