@@ -19,15 +19,16 @@ def run_quality(
     run, samples: int = 2000, seed: int = 0, permutations: int = 200, classifier: FeatureClassifier | None = None
 ) -> dict[str, Any]:
     """The measures of ``run`` (a :class:`~ppl_vae.run.TrainedRun` of image data): ``sample_quality`` with
-    ``samples`` draws (None without labels, with a note), ``aggregate_posterior_mmd`` on as many test codes
-    (None for an implicit model). ``classifier``: a fitted one to share between runs of the same data."""
+    ``samples`` draws against the run's real images before binarization (None without labels, with a note),
+    ``aggregate_posterior_mmd`` on as many test codes (None for an implicit model). ``classifier``: a fitted
+    one to share between runs of the same images."""
     data, result = run.data(), {"samples": samples, "seed": seed, "notes": []}
     if run.view.image_shape is None or not run.pair.model_contract.generates_images:
         raise MeasureError(f"{run.directory} does not generate whole images: sample quality does not apply")
     if len(data.test) < samples:
         result["notes"].append(f"the test split has {len(data.test)} examples: {len(data.test)} of each are compared")
     try:
-        result["sample_quality"] = sample_quality(run.pair, data, samples, seed, classifier).as_dict()
+        result["sample_quality"] = sample_quality(run.pair, run.images(), samples, seed, classifier).as_dict()
     except MeasureError as error:
         result["sample_quality"] = None
         result["notes"].append(str(error))

@@ -35,6 +35,7 @@ from ppl_vae.build import Prepared, build_pair, load_data, place, prepare
 from ppl_vae.checkpoint import load_checkpoint, load_module_state
 from ppl_vae.config import Experiment, load_experiment
 from ppl_vae.data.containers import Dataset
+from ppl_vae.data.transforms import to_floating
 from ppl_vae.device import DTYPES, resolve_device
 from ppl_vae.distributed import SINGLE, World, connect, on_main
 from ppl_vae.errors import CheckpointError, RunError
@@ -250,22 +251,34 @@ class TrainedRun:
     info: dict[str, Any]
     view: RunView
     _data: Dataset | None = None
+    _images: Dataset | None = None
+
+    def _load(self) -> None:
+        training = self.experiment.training
+        dtype = DTYPES[training.dtype]
+        raw, data, _, _ = load_data(
+            self.experiment.sections["data"],
+            self.pair.model_contract,
+            training.seed,
+            dtype,
+            self.info["data"],
+            str(self.directory),
+        )
+        self._data, self._images = place(data, self.pair.device), to_floating(raw, dtype)
 
     def data(self) -> Dataset:
         """The run's dataset, rebuilt as it was trained (pinned options, same transforms), on the pair's
         device; refused in one sentence when the files on disk no longer match the run's fingerprint."""
         if self._data is None:
-            training = self.experiment.training
-            _, data, _, _ = load_data(
-                self.experiment.sections["data"],
-                self.pair.model_contract,
-                training.seed,
-                DTYPES[training.dtype],
-                self.info["data"],
-                str(self.directory),
-            )
-            self._data = place(data, self.pair.device)
+            self._load()
         return self._data
+
+    def images(self) -> Dataset:
+        """The same data before binarization: values k / (levels - 1) in the run's dtype, on the CPU (the real
+        images that samples are compared with, whatever the likelihood made of them)."""
+        if self._images is None:
+            self._load()
+        return self._images
 
     def log_likelihood(self, x: Tensor, y: Tensor | None = None, num_samples: int = 1000, seed: int = 0) -> Tensor:
         """Per-example log-likelihood estimate (N,), nats: importance-weighted with K = ``num_samples``

@@ -4,7 +4,8 @@ The classifier is scikit-learn's ``MLPClassifier`` (one hidden layer of 256 ReLU
 stopping on a tenth of its training images) fitted to at most 20,000 training images and their
 labels; its hidden layer is the feature space. Samples are the model's means of p(x | z, y),
 z ~ p(z) (the images x = G(z) of a GAN), as the figures show them; a label-conditioned model
-draws one per label of the real test images compared.
+draws one per label of the real test images compared. The real images are the data before any
+binarization (``TrainedRun.images``), so that runs of every likelihood meet the same reference.
 
 - ``frechet_distance``: the Fréchet distance between Gaussians fitted to the features of the
   samples and of as many real test images, |m_1 - m_2|^2 + tr(S_1 + S_2 - 2 (S_1 S_2)^{1/2})

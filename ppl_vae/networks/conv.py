@@ -37,6 +37,7 @@ class ConvEncoder(Network):
         channels: Sequence[int],
         hidden: Sequence[int],
         activation: str,
+        batch_norm: bool = False,
     ):
         super().__init__(in_shape, out_shape, condition_dim)
         c, h, w = in_shape
@@ -47,8 +48,10 @@ class ConvEncoder(Network):
                 f"{side}x{side}; the data's images are {tuple(in_shape)}"
             )
         layers: list[nn.Module] = []
-        for fan_in, fan_out in zip([c, *channels[:-1]], channels):
-            layers += [nn.Conv2d(fan_in, fan_out, KERNEL, STRIDE, PADDING), activation_layer(activation)]
+        for i, (fan_in, fan_out) in enumerate(zip([c, *channels[:-1]], channels)):
+            layers.append(nn.Conv2d(fan_in, fan_out, KERNEL, STRIDE, PADDING))
+            layers += [nn.BatchNorm2d(fan_out)] if batch_norm and i > 0 else []
+            layers.append(activation_layer(activation))
         self.convolutions = nn.Sequential(*layers)
         features = channels[-1] * (h // side) * (w // side)
         self.head = mlp_layers(features + condition_dim, list(hidden), out_shape[0], activation)
@@ -69,6 +72,7 @@ class ConvDecoder(Network):
         condition_dim: int,
         channels: Sequence[int],
         activation: str,
+        batch_norm: bool = False,
     ):
         super().__init__(in_shape, out_shape, condition_dim)
         c, h, w = out_shape
@@ -79,12 +83,15 @@ class ConvDecoder(Network):
                 f"{side}; the data's images are {h}x{w} (give the decoder fewer channels, or use 'mlp')"
             )
         self.base = (channels[0], h // side, w // side)
+        norm = [nn.BatchNorm1d(math.prod(self.base))] if batch_norm else []
         self.project = nn.Sequential(
-            nn.Linear(in_shape[0] + condition_dim, math.prod(self.base)), activation_layer(activation)
+            nn.Linear(in_shape[0] + condition_dim, math.prod(self.base)), *norm, activation_layer(activation)
         )
         layers: list[nn.Module] = []
         for fan_in, fan_out in zip(channels[:-1], channels[1:]):
-            layers += [nn.ConvTranspose2d(fan_in, fan_out, KERNEL, STRIDE, PADDING), activation_layer(activation)]
+            layers.append(nn.ConvTranspose2d(fan_in, fan_out, KERNEL, STRIDE, PADDING))
+            layers += [nn.BatchNorm2d(fan_out)] if batch_norm else []
+            layers.append(activation_layer(activation))
         layers.append(nn.ConvTranspose2d(channels[-1], c, KERNEL, STRIDE, PADDING))
         self.deconvolutions = nn.Sequential(*layers)
 
@@ -101,17 +108,21 @@ def conv(
     channels: Sequence[int] | None = None,
     hidden: Sequence[int] = (256,),
     activation: str = "relu",
+    batch_norm: bool = False,
 ) -> Network:
     """A :class:`ConvEncoder` (images to a vector; ``channels`` default [32, 64]) or a :class:`ConvDecoder`
-    (a vector to images; ``channels`` default [64, 32], ``hidden`` unused), as the shapes say."""
+    (a vector to images; ``channels`` default [64, 32], ``hidden`` unused), as the shapes say.
+
+    ``batch_norm``: batch normalization after every hidden layer but the encoder's first convolution
+    (the DCGAN recipe); its statistics are of the batch while training, running averages otherwise."""
     if len(in_shape) == 3 and len(out_shape) == 1:
         channels = [32, 64] if channels is None else list(channels)
         check_sizes(channels=channels, hidden=list(hidden))
-        return ConvEncoder(in_shape, out_shape, condition_dim, channels, list(hidden), activation)
+        return ConvEncoder(in_shape, out_shape, condition_dim, channels, list(hidden), activation, batch_norm)
     if len(in_shape) == 1 and len(out_shape) == 3:
         channels = [64, 32] if channels is None else list(channels)
         check_sizes(channels=channels)
-        return ConvDecoder(in_shape, out_shape, condition_dim, channels, activation)
+        return ConvDecoder(in_shape, out_shape, condition_dim, channels, activation, batch_norm)
     data = max(in_shape, out_shape, key=math.prod)  # the data side is the wider one (not the latent code)
     raise ConfigError(
         f"the conv network maps images (C, H, W) to vectors or vectors to images; this data has examples of "
