@@ -2,9 +2,9 @@ r"""Priors p(z) by name, for any latent-variable model (``prior = "normal"`` or 
 
 The contract of a prior (``@register_prior("name")``): a ``torch.nn.Module`` built as
 ``Prior(latent_dim, **options)`` whose :meth:`Prior.distribution` returns a distribution with batch
-shape (n,) and event shape (latent_dim,) that can be sampled (an adversarial autoencoder's
-discriminator learns from its draws) and scored (the ELBO of a VAE scores it, by Monte Carlo
-when no closed-form KL exists).
+shape (n,) and event shape (latent_dim,) that can be sampled (refused otherwise: an adversarial
+autoencoder's discriminator learns from its draws, and figures draw from it) and scored (the
+ELBO of a VAE scores it, by Monte Carlo when no closed-form KL exists).
 
 Built in:
 
@@ -128,7 +128,18 @@ def _check_components(components: Any) -> None:
 
 
 def build_prior(spec: str | dict[str, Any] | Prior, latent_dim: int) -> Prior:
-    """The prior named by ``spec`` (a name or a table with ``name`` and options), or ``spec`` itself."""
+    """The prior named by ``spec`` (a name or a table with ``name`` and options), or ``spec`` itself; refused in
+    one sentence when its distribution cannot be sampled."""
     if isinstance(spec, Prior):
-        return spec
-    return construct(PRIORS, as_table(spec, "model.prior"), {"latent_dim": latent_dim}, "model.prior")
+        prior, name = spec, type(spec).__name__
+    else:
+        table = as_table(spec, "model.prior")
+        prior, name = construct(PRIORS, table, {"latent_dim": latent_dim}, "model.prior"), table["name"]
+    try:
+        prior.distribution(2).sample()
+    except NotImplementedError:
+        raise ConfigError(
+            f"the prior '{name}' cannot be sampled: models draw their latents from it (prior samples, the draws an "
+            "adversarial autoencoder's discriminator learns from); give its distribution a sample method"
+        ) from None
+    return prior

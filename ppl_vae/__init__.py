@@ -14,6 +14,7 @@ from ppl_vae.registry import (
     register_likelihood,
     register_model,
     register_network,
+    register_prior,
     register_statistic,
     register_strategy,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "register_likelihood",
     "register_model",
     "register_network",
+    "register_prior",
     "register_statistic",
     "register_strategy",
     *_LAZY,

@@ -100,7 +100,8 @@ class AdversarialAutoencoder(Adversarial):
     1. ``reconstruction``: maximize log p(x | z), z ~ q(z | x), over encoder and decoder (the
        model's observed site replayed on the guide's z: any model with a likelihood, any guide of z);
     2. ``discriminator``: tell draws of the model's own prior at ``z`` (whatever prior it declares,
-       given the labels for a label-picked prior) from codes z ~ q(z | x);
+       given the labels for a label-picked prior; every prior can be sampled, ``ppl_vae.models.priors``)
+       from codes z ~ q(z | x);
     3. ``regularization``: move the encoder so that its codes pass for prior draws.
 
     ``labels_to_discriminator``: D also reads one_hot(y) (the paper's figure 4 set-up, with a
@@ -127,11 +128,6 @@ class AdversarialAutoencoder(Adversarial):
                 f"strategy 'aae' regularizes the codes of the latent site '{LATENT_SITE}' alone, but guide "
                 f"'{pair.guide_name}' with model '{pair.model_name}' has latent sites {found}; use an encoder "
                 "of z (gaussian_encoder, delta_encoder, conditional_encoder)"
-            )
-        if LATENT_SITE in pairing.unsampleable:
-            raise ConfigError(
-                f"the prior of model '{pair.model_name}' at '{LATENT_SITE}' cannot be sampled, so the discriminator "
-                "has no prior draws to learn from; choose a prior that can (normal, gaussian_mixture, swiss_roll)"
             )
         self.labels = bool(labels_to_discriminator)
         classes = getattr(pair.model, "num_classes", None)

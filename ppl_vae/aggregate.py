@@ -9,11 +9,9 @@ of ``ppl_vae.two_sample`` (MMD with a permutation p-value).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import numpy as np
-import pyro.distributions as dist
 import torch
 from pyro import poutine
 from torch import Tensor
@@ -25,17 +23,16 @@ from ppl_vae.pair import Pair
 from ppl_vae.two_sample import TwoSampleTest, mmd_test
 
 LATENT_SITE = "z"
-POINTS_PER_CHUNK = 50  # grid points scored at once against every example's prior (bounds the memory)
 
 
 def code_and_prior_draws(
     pair: Pair, x: Tensor, y: Tensor | None = None, seed: int = 0, batch_size: int = 1000
-) -> tuple[Tensor, Tensor, list[dist.Distribution]]:
-    """(codes z ~ q(z | x), one per example of x (N, *x_shape); as many prior draws; the prior's distribution
-    of each batch), codes and draws (N, latent_dim) on the CPU, drawn with ``seed``."""
+) -> tuple[Tensor, Tensor]:
+    """(codes z ~ q(z | x), one per example of x (N, *x_shape); as many draws of the model's prior at z, given
+    each example's y), both (N, latent_dim) on the CPU, drawn with ``seed``."""
     if not pair.model_contract.density or not pair.model_contract.latent:
         raise MeasureError(f"the model '{pair.model_name}' has no latent codes that a guide infers")
-    device, codes, drawn, priors = pair.device, [], [], []
+    device, codes, drawn = pair.device, [], []
     with frozen(seed, device), torch.no_grad():
         for s in batches(x.shape[0], batch_size):
             xs, ys = x[s].to(device), None if y is None else y[s].to(device)
@@ -43,34 +40,36 @@ def code_and_prior_draws(
             if LATENT_SITE not in guide_trace.nodes:
                 raise MeasureError(f"the guide '{pair.guide_name}' samples no latent site '{LATENT_SITE}'")
             model_trace = poutine.trace(poutine.replay(pair.model, trace=guide_trace)).get_trace(xs, y=ys)
-            prior = model_trace.nodes[LATENT_SITE]["fn"]
             codes.append(guide_trace.nodes[LATENT_SITE]["value"].reshape(len(xs), -1).cpu())
-            drawn.append(prior.sample().reshape(len(xs), -1).cpu())
-            priors.append(prior)
-    return torch.cat(codes), torch.cat(drawn), priors
+            drawn.append(model_trace.nodes[LATENT_SITE]["fn"].sample().reshape(len(xs), -1).cpu())
+    return torch.cat(codes), torch.cat(drawn)
 
 
 def aggregate_posterior_test(
     pair: Pair, x: Tensor, y: Tensor | None = None, permutations: int = 200, seed: int = 0
 ) -> TwoSampleTest:
     """MMD between codes of ``x`` (N, *x_shape) and N prior draws, with its permutation p-value."""
-    codes, drawn, _ = code_and_prior_draws(pair, x, y, seed)
+    codes, drawn = code_and_prior_draws(pair, x, y, seed)
     return mmd_test(codes, drawn, permutations, seed)
 
 
-def prior_log_density(priors: list[dist.Distribution]) -> Callable[[np.ndarray], np.ndarray]:
-    """log p(z) at points (G, latent_dim): the average of the priors' densities over their examples (the
-    marginal over the labels seen, for a prior that reads labels), nats."""
+def prior_log_density(pair: Pair, y: Tensor | None = None) -> Callable[[np.ndarray], np.ndarray]:
+    """log p(z) at points (G, latent_dim), nats, of a model that generates whole data points: its prior at
+    ``z``, averaged over the labels ``y`` (N,) with their frequencies when given (the marginal prior of a
+    model whose prior reads labels; the prior itself otherwise)."""
+    labels, weights = None, torch.ones(1)
+    if y is not None:
+        labels, counts = torch.unique(y.cpu(), return_counts=True)
+        weights = counts.double() / counts.sum()
+    with frozen(0, pair.device), torch.no_grad():
+        given = None if labels is None else labels.to(pair.device)
+        prior = poutine.trace(pair.model).get_trace(None, y=given, num_samples=len(weights)).nodes[LATENT_SITE]["fn"]
 
     def log_density(points: np.ndarray) -> np.ndarray:
-        total, count = None, 0
-        for prior in priors:
-            anchor = prior.sample()
-            z = torch.as_tensor(points, dtype=anchor.dtype, device=anchor.device)[:, None, :]
-            chunks = [torch.logsumexp(prior.log_prob(part), dim=1) for part in z.split(POINTS_PER_CHUNK)]
-            values = torch.cat(chunks)
-            total = values if total is None else torch.logaddexp(total, values)
-            count += prior.batch_shape[0]
-        return (total - math.log(count)).cpu().numpy()
+        anchor = prior.sample()
+        z = torch.as_tensor(points, dtype=anchor.dtype, device=anchor.device)[:, None, :]
+        log_weights = weights.log().to(anchor.dtype).to(anchor.device)
+        with torch.no_grad():
+            return torch.logsumexp(prior.log_prob(z) + log_weights, dim=1).cpu().numpy()
 
     return log_density

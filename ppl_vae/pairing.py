@@ -28,22 +28,12 @@ PROBE_SIZE = 8  # examples traced by the check: enough that some labels differ
 
 @dataclass(frozen=True)
 class Pairing:
-    """What the check learned: the latent site names, how deep plates nest, the shape of one example
-    at each of the model's sample sites (``site_shapes``: such as ``{"z": (8,), "x": (1, 28, 28)}``), and
-    the model's latent sites whose distribution cannot be sampled (``unsampleable``)."""
+    """What the check learned: the latent site names, how deep plates nest, and the shape of one example
+    at each of the model's sample sites (``site_shapes``: such as ``{"z": (8,), "x": (1, 28, 28)}``)."""
 
     latent_sites: tuple[str, ...]
     max_plate_nesting: int
     site_shapes: dict[str, tuple[int, ...]]
-    unsampleable: tuple[str, ...]
-
-
-def _samplable(site: dict) -> bool:
-    try:
-        site["fn"].sample()
-    except NotImplementedError:
-        return False
-    return True
 
 
 def _support(site: dict) -> str:
@@ -116,7 +106,6 @@ def _check(model, guide, x, y, model_name, guide_name, observed, implicit) -> Pa
             f"the model is implicit (no likelihood), so no guide infers its latents, but the guide samples "
             f"{', '.join(map(repr, sorted(guide_sites)))}: pair it with guide 'none'"
         )
-    unsampleable = tuple(sorted(n for n, site in latents.items() if not _samplable(site)))
     site_shapes = {n: tuple(site["value"].shape[1:]) for n, site in model_sites.items()}
     if implicit:
         latents = {}
@@ -159,4 +148,4 @@ def _check(model, guide, x, y, model_name, guide_name, observed, implicit) -> Pa
     if problems:
         raise PairingError(f"guide '{guide_name}' does not fit model '{model_name}': " + "; ".join(problems) + ".")
     nesting = max(len(s["cond_indep_stack"]) for s in (*model_sites.values(), *guide_sites.values()))
-    return Pairing(tuple(sorted(latents)), nesting, site_shapes, unsampleable)
+    return Pairing(tuple(sorted(latents)), nesting, site_shapes)

@@ -87,16 +87,17 @@ def curves(context: ReportContext) -> dict[str, Any]:
 @REPORTS.register("aggregate_posterior", when=lambda view: view.encoded)
 def aggregate_posterior(context: ReportContext) -> dict[str, Any]:
     """MMD between codes z ~ q(z | x) of up to 1,000 test examples and as many prior draws, with its permutation
-    p-value (``ppl_vae.aggregate``); with 2 latents, ``codes_over_prior.png``."""
+    p-value (``ppl_vae.aggregate``); with 2 latents and a model of whole data points, ``codes_over_prior.png``."""
     x, y = context.test_examples(AGGREGATE_EXAMPLES)
     seed = context.experiment.training.seed
-    codes, drawn, priors = code_and_prior_draws(context.pair, x, y, seed)
+    codes, drawn = code_and_prior_draws(context.pair, x, y, seed)
     test = mmd_test(codes, drawn, PERMUTATIONS, seed)
-    if codes.shape[1] == 2:
+    if codes.shape[1] == 2 and context.view.model.generates_images:
         labels = y if context.data.num_classes is not None else None
         title = f"codes z ~ q(z | x) of {len(x)} test examples over p(z); MMD^2 {test.statistic:.4f}, "
         title += f"p {test.p_value:.3f}"
-        plot_codes_over_prior(codes, labels, prior_log_density(priors), title, context.run_dir / "codes_over_prior.png")
+        log_density = prior_log_density(context.pair, labels)
+        plot_codes_over_prior(codes, labels, log_density, title, context.run_dir / "codes_over_prior.png")
     return {"aggregate_posterior_mmd": test.as_dict()}
 
 

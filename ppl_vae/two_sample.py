@@ -66,9 +66,10 @@ def mmd_test(a: Tensor, b: Tensor, permutations: int = 200, seed: int = 0) -> Tw
     observed[0, : len(a)] = 1
     statistic = _statistics(kernel, observed)[0]
     generator = torch.Generator().manual_seed(seed)
-    order = torch.stack([torch.randperm(len(pooled), generator=generator) for _ in range(permutations)])
-    shuffled = observed[0][order.to(kernel.device)]
-    reached = int((_statistics(kernel, shuffled) >= statistic).sum()) if permutations else 0
+    reached = 0
+    if permutations:
+        order = torch.stack([torch.randperm(len(pooled), generator=generator) for _ in range(permutations)])
+        reached = int((_statistics(kernel, observed[0][order.to(kernel.device)]) >= statistic).sum())
     return TwoSampleTest(
         statistic.item(), (1 + reached) / (1 + permutations), bandwidth.item(), len(a), len(b), permutations
     )

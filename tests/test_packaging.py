@@ -21,4 +21,6 @@ def test_every_package_of_the_tree_is_declared():
     for package, folder in folders.items():
         for init in (ROOT / folder).rglob("__init__.py"):
             found.add(".".join((package, *init.parent.relative_to(ROOT / folder).parts)))
-    assert found == declared, f"declare in pyproject.toml: {sorted(found - declared)}; stale: {sorted(declared - found)}"
+    assert found == declared, (
+        f"declare in pyproject.toml: {sorted(found - declared)}; stale: {sorted(declared - found)}"
+    )

@@ -34,8 +34,8 @@ def blocks() -> tuple[dict[str, str], list[str]]:
 def test_the_readme_has_examples_of_every_kind():
     files, scripts = blocks()
     assert len(scripts) == 2
-    assert {"my_models.py", "my_networks.py", "my_functions.py", "my_data.py"} <= set(files)
-    assert {"my_experiment.toml", "tiny.toml", "stripes.toml"} <= set(files)
+    assert {"my_models.py", "my_networks.py", "my_functions.py", "my_data.py", "my_priors.py"} <= set(files)
+    assert {"my_experiment.toml", "tiny.toml", "stripes.toml", "my_aae.toml"} <= set(files)
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ def test_readme_scripts_run(index, workspace, monkeypatch, capsys):
     assert capsys.readouterr().out.strip()
 
 
-@pytest.mark.parametrize("experiment", ["my_experiment.toml", "tiny.toml", "stripes.toml"])
+@pytest.mark.parametrize("experiment", ["my_experiment.toml", "tiny.toml", "stripes.toml", "my_aae.toml"])
 def test_readme_experiment_files_train(experiment, workspace):
     run = train_experiment(load_experiment(str(workspace / experiment), QUICK), workspace / f"run-{experiment}")
     summary = json.loads((run / "summary.json").read_text())

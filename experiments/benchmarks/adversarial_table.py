@@ -90,7 +90,8 @@ def print_table(rows: list[dict]) -> None:
     )
     for r in rows:
         print(
-            f"{r['system']:<20} {r['epochs']:>6} {r['train_seconds']:>8.0f} {shown(r['iw_log_likelihood_nats'], '8.2f')} "
+            f"{r['system']:<20} {r['epochs']:>6} {r['train_seconds']:>8.0f} "
+            f"{shown(r['iw_log_likelihood_nats'], '8.2f')} "
             f"{shown(r['mmd'], '8.4f')} {shown(r['mmd_p_value'], '6.3f')} {shown(r['frechet_distance'], '7.2f')} "
             f"{shown(r['frechet_distance_real'], '7.2f')} {shown(r['label_entropy'], '6.3f')} "
             f"{shown(r['marginal_label_entropy'], '6.3f')}"
