@@ -281,6 +281,39 @@ def cmd_quality(args: argparse.Namespace) -> None:
     print(f"wrote {stem}.json to {run.directory}")
 
 
+def cmd_ood(args: argparse.Namespace) -> None:
+    import numpy as np
+
+    from ppl_vae.lock import RunLock
+    from ppl_vae.ood import SCORE_UNITS, detect, load_outliers
+    from ppl_vae.plots import plot_detection
+    from ppl_vae.report import write_json
+    from ppl_vae.run import load_trained
+
+    require_positive(args.iw_samples, "--iw-samples")
+    require_positive(args.limit, "--limit")
+    require_positive(args.typicality_batch, "--typicality-batch")
+    run = load_trained(Path(args.run_dir), args.device)
+    outliers = load_outliers(run, args.outliers, args.split, args.seed)
+    stem = output_stem(f"ood-{outliers.name}", args.split, args.limit, args.seed, K=args.iw_samples)
+    print(f"scoring {run.directory}'s {args.split} split against {outliers.description}")
+    with RunLock(run.directory, "ood"):
+        start = time.perf_counter()
+        summary, scores = detect(
+            run, outliers, args.split, args.iw_samples, args.limit, args.seed, args.typicality_batch
+        )
+        summary["seconds"] = round(time.perf_counter() - start, 2)
+        write_json(run.directory / f"{stem}.json", summary)
+        np.savez(run.directory / f"{stem}.npz", **scores)
+        names = [n for n in SCORE_UNITS if f"in_{n}" in scores]
+        plot_detection({n: (scores[f"in_{n}"], scores[f"out_{n}"]) for n in names}, SCORE_UNITS, run.directory, stem)
+    print(f"  {'score':<24} {'AUROC':>7} {'AUPR-out':>9} {'FPR@95':>7}")
+    rows = {**summary["scores"], **{k: summary[k] for k in ("typicality", "bayes_reject") if k in summary}}
+    for name, row in rows.items():
+        print(f"  {name:<24} {row['auroc']:>7.4f} {row['aupr_out']:>9.4f} {row['fpr_at_95_tpr']:>7.4f}")
+    print(f"wrote {stem}.json, {stem}.npz, {stem}_roc.png and {stem}_scores.png to {run.directory}")
+
+
 def cmd_probe(args: argparse.Namespace) -> None:
     from ppl_vae.latent_views import require_codes
     from ppl_vae.probe import ALL, write_probe
@@ -403,6 +436,15 @@ def build_parser() -> argparse.ArgumentParser:
     probe.add_argument("--seed", type=int, default=0)
     add_device(probe)
     probe.set_defaults(handler=cmd_probe)
+
+    ood = commands.add_parser(
+        "ood", help="reject inputs by their density: outlier scores of a run's inputs against an outlier set"
+    )
+    ood.add_argument("--outliers", required=True, help="a registered dataset, or a .npy/.npz file of images")
+    ood.add_argument("--iw-samples", type=int, default=100, help="K, importance samples per example (latent models)")
+    ood.add_argument("--typicality-batch", type=int, default=10, help="inputs per batch of the typicality test")
+    add_split_arguments(ood, "score")
+    ood.set_defaults(handler=cmd_ood)
 
     quality = commands.add_parser(
         "quality",
