@@ -25,26 +25,14 @@ import pyro.distributions as dist
 import torch
 from torch import Tensor, nn
 
-from ppl_vae.construct import construct
 from ppl_vae.contract import Conditioning, ModelContract
 from ppl_vae.data.checks import one_hot_labels
 from ppl_vae.distributions import diagonal_normal
 from ppl_vae.errors import ConfigError
 from ppl_vae.models.base import LatentVariableModel, check_latent_dim
-from ppl_vae.models.likelihood import Likelihood
+from ppl_vae.models.likelihood import likelihood_contract, make_likelihood
 from ppl_vae.networks import build_network
-from ppl_vae.registry import LIKELIHOODS, register_model
-
-
-def make_likelihood(name: str, event_shape: tuple[int, ...], levels: int | None, options: dict | None) -> Likelihood:
-    """The likelihood module registered as ``name`` for ``event_shape``, with its ``options``."""
-    context = {"event_shape": tuple(event_shape), "levels": levels}
-    return construct(LIKELIHOODS, {"name": name, **(options or {})}, context, "model.likelihood_options")
-
-
-def likelihood_contract(options: dict[str, Any], **declared: Any) -> ModelContract:
-    """A contract whose support is that of the likelihood named in ``options`` (default Bernoulli)."""
-    return ModelContract(support=LIKELIHOODS.get(options.get("likelihood", "bernoulli")).support, **declared)
+from ppl_vae.registry import register_model
 
 
 @register_model("conditional_vae")

@@ -26,6 +26,7 @@ Oord & Bethge 2016; Ho et al. 2019).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pyro.distributions as dist
 import torch
@@ -33,8 +34,11 @@ from torch import Tensor, nn
 from torch.distributions import constraints
 from torch.distributions.constraints import Constraint
 
+from ppl_vae.construct import construct
+from ppl_vae.contract import ModelContract
 from ppl_vae.contract import levels as level_support
 from ppl_vae.errors import ConfigError
+from ppl_vae.registry import LIKELIHOODS
 
 
 class Dequantized(dist.TorchDistribution):
@@ -106,3 +110,14 @@ class Likelihood(nn.Module):
         density = self.distribution(decoded)
         continuous = self.support is not constraints.boolean and self.support is not level_support
         return Dequantized(density, self.levels) if continuous and self.levels is not None else density
+
+
+def make_likelihood(name: str, event_shape: tuple[int, ...], levels: int | None, options: dict | None) -> Likelihood:
+    """The likelihood module registered as ``name`` for ``event_shape``, with its ``options``."""
+    context = {"event_shape": tuple(event_shape), "levels": levels}
+    return construct(LIKELIHOODS, {"name": name, **(options or {})}, context, "model.likelihood_options")
+
+
+def likelihood_contract(options: dict[str, Any], **declared: Any) -> ModelContract:
+    """A contract whose support is that of the likelihood named in ``options`` (default Bernoulli)."""
+    return ModelContract(support=LIKELIHOODS.get(options.get("likelihood", "bernoulli")).support, **declared)

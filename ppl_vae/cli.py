@@ -122,6 +122,7 @@ def cmd_sample(args: argparse.Namespace) -> None:
     if not chosen:
         raise RunError(f"{run.directory} has no sample figure: its data are not images")
     name, draw = chosen[0]
+    refuse_long_sampling(run, args.num_samples or DEFAULT_SAMPLES, args.label, args.yes)
     if output is None:
         label = "" if args.label is None else f"-label{args.label}"
         output = run.directory / f"samples{label}-seed{args.seed}.png"
@@ -130,6 +131,27 @@ def cmd_sample(args: argparse.Namespace) -> None:
     else:
         draw(run, SampleRequest(args.num_samples, args.label, args.seed, output))
     print(f"wrote {output} ({name.replace('_', ' ')})")
+
+
+DEFAULT_SAMPLES = 48  # images of the default sample figure
+SAMPLING_LIMIT_SECONDS = 300  # longer sample requests need --yes
+
+
+def refuse_long_sampling(run, n: int, label: int | None, confirmed: bool) -> None:
+    """A RunError when drawing ``n`` samples would take longer than :data:`SAMPLING_LIMIT_SECONDS` (an
+    autoregressive model draws pixel by pixel) and the user has not confirmed with ``--yes``."""
+    import torch
+
+    from ppl_vae.predictive import sampling_seconds
+
+    shape = tuple(run.info["shapes"]["x_shape"])
+    labels = None if run.view.num_classes is None else torch.full((n,), label or 0, device=run.pair.device)
+    estimate = sampling_seconds(run.pair, shape, n, labels)
+    if estimate > SAMPLING_LIMIT_SECONDS and not confirmed:
+        raise RunError(
+            f"drawing {n} samples from {run.directory} would take about {estimate / 60:.0f} minutes (more than "
+            f"{SAMPLING_LIMIT_SECONDS // 60}); add --yes to draw them anyway, or ask for fewer with --num-samples"
+        )
 
 
 def trained_run(args: argparse.Namespace):
@@ -395,6 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--label", type=int, help="draw only this class (label-conditioned models)")
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--output", help="PNG path (default RUN_DIR/samples[-labelY]-seedS.png)")
+    sample.add_argument("--yes", action="store_true", help="draw even when the estimate exceeds 5 minutes")
     add_device(sample)
     sample.set_defaults(handler=cmd_sample)
 

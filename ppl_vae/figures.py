@@ -16,7 +16,7 @@ from ppl_vae.data.containers import Dataset
 from ppl_vae.device import frozen
 from ppl_vae.pair import Pair
 from ppl_vae.plots import plot_image_rows
-from ppl_vae.predictive import output_predictive, posterior_predictive, prior_predictive
+from ppl_vae.predictive import output_predictive, posterior_predictive, prior_predictive, shown
 
 
 def plot_reconstructions(pair: Pair, data: Dataset, x: Tensor, y: Tensor | None, seed: int, path: Path) -> None:
@@ -24,7 +24,7 @@ def plot_reconstructions(pair: Pair, data: Dataset, x: Tensor, y: Tensor | None,
     with frozen(seed, pair.device):
         x = x.to(pair.device)
         y = None if y is None else y.to(pair.device)
-        means = posterior_predictive(pair, x, y)[1].mean[0]
+        means = shown(posterior_predictive(pair, x, y)[1])[0]
     plot_image_rows(
         [("examples", data.images(x)), ("reconstructions: mean of p(x | z), z ~ q(z | x)", data.images(means))],
         len(x),
@@ -36,7 +36,7 @@ def prior_means(pair: Pair, n: int, labels: Tensor | None, seed: int) -> Tensor:
     """Means of p(x | z, y) for n draws z ~ p(z) (with ``labels`` (n,) for a label-conditioned model)."""
     with frozen(seed, pair.device):
         labels = None if labels is None else labels.to(pair.device)
-        return prior_predictive(pair, n, labels)[1].mean[0]
+        return shown(prior_predictive(pair, n, labels)[1])[0]
 
 
 def plot_prior_samples(
@@ -46,7 +46,10 @@ def plot_prior_samples(
     labels = None if label is None else torch.full((n,), label, dtype=torch.int64)
     means = prior_means(pair, n, labels, seed)
     given = "" if label is None else f", y = {label}"
-    title = f"{n} samples: mean of p(x | z{given}), z ~ p(z), seed {seed}"
+    if pair.model_contract.latent:
+        title = f"{n} samples: mean of p(x | z{given}) (a draw where it has no tractable mean), z ~ p(z), seed {seed}"
+    else:
+        title = f"{n} draws x ~ p(x{given.replace(', ', ' | ')}), seed {seed}"
     plot_image_rows([(title, means.reshape(n, *image_shape))], min(12, n), path)
 
 
@@ -63,7 +66,7 @@ def style_means(pair: Pair, labels: Tensor, per_class: int, seed: int) -> tuple[
         reads_labels = not torch.allclose(log_prior, log_prior[:1].expand_as(log_prior))
         chosen = z if reads_labels else shared
         conditioned = poutine.condition(pair.model, data={"z": chosen})
-        means = poutine.trace(conditioned).get_trace(None, y=labels, num_samples=len(labels)).nodes["x"]["fn"].mean
+        means = shown(poutine.trace(conditioned).get_trace(None, y=labels, num_samples=len(labels)).nodes["x"]["fn"])
     return means, not reads_labels
 
 
@@ -85,7 +88,7 @@ def plot_completions(pair: Pair, data: Dataset, x: Tensor, y: Tensor, draws: int
     """A structured-output model's completions of inputs x (N, *x_shape): input, truth, and ``draws`` rows
     of the mean of p(y | x, z), z ~ p(z | x) (one row for a model without latents: its answer is fixed)."""
     with frozen(seed, pair.device):
-        means = output_predictive(pair, x.to(pair.device), draws)[1].mean.cpu()
+        means = shown(output_predictive(pair, x.to(pair.device), draws)[1]).cpu()
     if not pair.model_contract.latent:
         means = means[:1]
     x, y = x.cpu(), y.cpu()

@@ -16,12 +16,13 @@ from ppl_vae.device import frozen
 from ppl_vae.latents import decoded, prior_quantiles, slerp
 from ppl_vae.pair import Pair
 from ppl_vae.plots import new_figure, plot_image_rows, save_figure
+from ppl_vae.predictive import shown
 
 
 def decode_means(pair: Pair, z: Tensor) -> Tensor:
     """Means of p(x | z) for latents ``z`` (n, latent_dim): (n, *x_shape) on the CPU."""
     with frozen(0, pair.device):
-        return decoded(pair, z).mean.cpu()
+        return shown(decoded(pair, z)).cpu()
 
 
 def planar(z: np.ndarray) -> tuple[np.ndarray, tuple[str, str], str]:

@@ -36,7 +36,7 @@ from ppl_vae.device import frozen
 from ppl_vae.errors import MeasureError
 from ppl_vae.evaluate import batches
 from ppl_vae.pair import Pair
-from ppl_vae.predictive import prior_predictive
+from ppl_vae.predictive import prior_predictive, shown
 
 CONFIDENT = 0.5
 LATENT_SITE = "z"
@@ -104,7 +104,7 @@ def real_image_classifier(data: Dataset, max_examples: int = 10000, seed: int = 
 def classified_prior_draws(pair: Pair, classifier, draws: int = 1000, seed: int = 0) -> np.ndarray:
     """Class probabilities (draws, C) that ``classifier`` gives the decoded means of prior draws z ~ p(z)."""
     with frozen(seed, pair.device):
-        means = prior_predictive(pair, draws)[1].mean[0]
+        means = shown(prior_predictive(pair, draws)[1])[0]
     return classifier.predict_proba(means.reshape(draws, -1).cpu().numpy())
 
 
@@ -179,6 +179,6 @@ def reconstruction_errors(pair: Pair, x: Tensor, batch_size: int = 500) -> tuple
         for s in batches(x.shape[0], batch_size):
             xs = x[s].to(pair.device)
             likelihood = decoded(pair, z[s])
-            errors.append(((xs - likelihood.mean) ** 2).reshape(len(xs), -1).sum(1).cpu())
+            errors.append(((xs - shown(likelihood)) ** 2).reshape(len(xs), -1).sum(1).cpu())
             log_likelihoods.append(likelihood.log_prob(xs).cpu())
     return torch.cat(errors), torch.cat(log_likelihoods)

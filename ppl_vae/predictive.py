@@ -16,6 +16,17 @@ from torch import Tensor
 from ppl_vae.pair import Pair
 from ppl_vae.weights import vectorized
 
+TIMED_INPUTS = 64  # inputs of the timed pass behind a sampling estimate
+
+
+def shown(likelihood: dist.Distribution) -> Tensor:
+    """What figures show of p(x | ...): its mean, or one draw from it where the mean is not tractable (an
+    autoregressive likelihood, ``ppl_vae.models.pixelcnn``)."""
+    try:
+        return likelihood.mean
+    except NotImplementedError:
+        return likelihood.sample()
+
 
 def posterior_predictive(
     pair: Pair, x: Tensor, y: Tensor | None = None, num_samples: int = 1
@@ -48,3 +59,21 @@ def prior_predictive(
         None, y=y, num_samples=n
     )
     return trace.nodes["x"]["value"], trace.nodes["x"]["fn"]
+
+
+def sampling_seconds(pair: Pair, x_shape: tuple[int, ...], n: int, y: Tensor | None = None) -> float:
+    """Estimated seconds to draw n samples of ``pair``'s model: the network passes one draw takes (the largest
+    ``sampling_passes`` of its modules: H x W for an autoregressive likelihood; 1 when none says) times one
+    pass, measured on at most :data:`TIMED_INPUTS` inputs of ``x_shape`` and scaled to n."""
+    import time
+
+    import torch
+
+    passes = max(getattr(module, "sampling_passes", 1) for module in pair.model.modules())
+    timed = min(n, TIMED_INPUTS)
+    anchor = next(pair.parameters())
+    x = torch.zeros(timed, *x_shape, dtype=anchor.dtype, device=anchor.device)
+    start = time.perf_counter()
+    with torch.no_grad():
+        poutine.trace(pair.model).get_trace(x, y=None if y is None else y[:timed]).log_prob_sum()
+    return passes * (time.perf_counter() - start) * n / timed

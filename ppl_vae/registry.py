@@ -92,6 +92,7 @@ MODELS = Registry(
         **_builtins("ppl_vae.models.linear_gaussian", "linear_gaussian"),
         **_builtins("ppl_vae.models.conditional", "conditional_vae", "structured_cvae", "baseline_predictor"),
         **_builtins("ppl_vae.models.implicit", "gan_generator"),
+        **_builtins("ppl_vae.models.pixelcnn", "pixelcnn", "pixel_vae"),
     },
 )
 GUIDES = Registry(

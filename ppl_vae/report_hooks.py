@@ -110,10 +110,7 @@ def reconstructions(context: ReportContext) -> dict[str, Any]:
     return {}
 
 
-@REPORTS.register(
-    "prior_samples",
-    when=lambda view: view.images and view.model.latent and view.model.conditioning is Conditioning.NONE,
-)
+@REPORTS.register("prior_samples", when=lambda view: view.images and view.model.conditioning is Conditioning.NONE)
 def prior_samples(context: ReportContext) -> dict[str, Any]:
     seed = context.experiment.training.seed
     plot_prior_samples(context.pair, context.view.image_shape, 48, seed, context.run_dir / "prior_samples.png")
