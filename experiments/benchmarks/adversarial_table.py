@@ -110,6 +110,7 @@ def main() -> int:
     if args.tiny:
         args.source, args.samples = "digits", 100
         overrides += ["training.epochs=2", "evaluation.iw_samples=5", "evaluation.ppc_examples=0"]
+        overrides += ["evaluation.classify_samples=2"]
     if args.source == "mnist":
         located = data_dir_override("mnist")
         if located is None:
