@@ -137,7 +137,8 @@ class AutoregressiveLikelihood(Likelihood):
 class PixelCNNModel(nn.Module):
     """p(x) = prod_i p(x_i | x_<i): an :class:`AutoregressiveLikelihood` without condition and without latents.
 
-    Options: ``output`` (``bernoulli`` or ``discretized_logistic``), ``network`` (``gated`` or ``pixelcnn``),
+    Options: ``output`` (``bernoulli`` or ``discretized_logistic``), ``network`` (``gated``, ``pixelcnn`` or
+    ``row_lstm``, the PixelRNN),
     ``channels``, ``layers``, ``kernel`` (of the first layer); ``levels`` comes from the data.
     """
 

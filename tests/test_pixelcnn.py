@@ -27,7 +27,7 @@ def dependence(network, shape=(2, 8, 8)) -> torch.Tensor:
     return result
 
 
-@pytest.mark.parametrize("kind", ["pixelcnn", "gated"])
+@pytest.mark.parametrize("kind", ["pixelcnn", "gated", "row_lstm"])
 def test_no_output_depends_on_its_own_pixel_or_a_later_one(kind):
     d = dependence(autoregressive_network(kind, 2, 6, 8, 3, 5))
     assert not torch.triu(d).any()  # the diagonal (the pixel itself) and everything after it
@@ -52,7 +52,7 @@ def images(levels: int, shape: tuple[int, ...]) -> torch.Tensor:
 @pytest.mark.parametrize(
     "output, levels, shape", [("bernoulli", None, (1, 3, 3)), ("discretized_logistic", 5, (1, 2, 2))]
 )
-@pytest.mark.parametrize("network", ["pixelcnn", "gated"])
+@pytest.mark.parametrize("network", ["pixelcnn", "gated", "row_lstm"])
 def test_the_likelihood_sums_to_one_over_every_image(output, levels, shape, network):
     torch.manual_seed(1)
     model = PixelCNNModel(shape, levels, output, network=network, channels=8, layers=2, kernel=3).double()

@@ -1,6 +1,6 @@
 """Autoregressive image networks: the output at pixel i depends only on the pixels before i in raster order.
 
-Both map images ``(B, C, H, W)`` and an optional conditioning map ``(B, K, H, W)`` (seen
+All map images ``(B, C, H, W)`` and an optional conditioning map ``(B, K, H, W)`` (seen
 everywhere: a latent code drawn to image size, for the PixelVAE) to ``(B, out_channels, H, W)``.
 Pixels are ordered row by row, left to right; the C channels of one pixel are predicted together
 from the earlier pixels (they are independent given them: the within-pixel channel ordering of
@@ -14,8 +14,10 @@ the PixelCNN paper is not implemented).
   decoders"): a vertical stack (rows above) and a horizontal stack (the row to the left), gated
   tanh x sigmoid units, no blind spot. Causality comes from padding and one-row / one-column
   shifts instead of masks.
+- :class:`RowLSTM` (the PixelRNN's Row LSTM, van den Oord et al. 2016a): an LSTM that runs down the
+  image row by row: H sequential steps per layer, where the PixelCNNs take one pass.
 
-``autoregressive_network(kind, ...)`` builds either. Their causality is tested by gradients.
+``autoregressive_network(kind, ...)`` builds any of them. Their causality is tested by gradients.
 """
 
 from __future__ import annotations
@@ -27,19 +29,20 @@ from torch import Tensor, nn
 from ppl_vae.errors import ConfigError
 from ppl_vae.networks import check_sizes
 
-KINDS = ("pixelcnn", "gated")
+KINDS = ("pixelcnn", "gated", "row_lstm")
 
 
 class MaskedConv2d(nn.Conv2d):
-    """A k x k convolution that sees only the rows above and, in its own row, the columns to the left
-    (mask ``"A"``) or to the left and the centre (mask ``"B"``)."""
+    """A k x k convolution (1 x k with ``rows = 1``) that sees only the rows above and, in its own row, the
+    columns to the left (mask ``"A"``) or to the left and the centre (mask ``"B"``)."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel: int, mask: str):
-        super().__init__(in_channels, out_channels, kernel, padding=kernel // 2)
-        weights = torch.ones(kernel, kernel)
-        centre = kernel // 2
-        weights[centre, centre + (1 if mask == "B" else 0) :] = 0
-        weights[centre + 1 :] = 0
+    def __init__(self, in_channels: int, out_channels: int, kernel: int, mask: str, rows: int | None = None):
+        rows = kernel if rows is None else rows
+        super().__init__(in_channels, out_channels, (rows, kernel), padding=(rows // 2, kernel // 2))
+        weights = torch.ones(rows, kernel)
+        middle, centre = rows // 2, kernel // 2
+        weights[middle, centre + (1 if mask == "B" else 0) :] = 0
+        weights[middle + 1 :] = 0
         self.register_buffer("mask", weights, persistent=False)
 
     def forward(self, inputs: Tensor) -> Tensor:
@@ -133,14 +136,61 @@ class GatedPixelCNN(nn.Module):
         return self.head(h)
 
 
+class RowLSTM(nn.Module):
+    """The Row LSTM of PixelRNN (van den Oord et al. 2016a, section 3.1): ``layers`` + 1 LSTM layers of
+    ``channels`` units that run down the image one row at a time; the gates of row i come from a 1 x k
+    masked convolution of the layer's input in row i (mask A in the first layer, B after) and a 1 x 3
+    convolution of the layer's own hidden state in row i - 1, so its context is a triangle above the
+    pixel (plus the row to its left). Residual connections between layers, then two 1 x 1 layers."""
+
+    def __init__(self, in_channels: int, out_channels: int, channels: int, layers: int, kernel: int, condition: int):
+        super().__init__()
+        self.channels = channels
+        self.inputs = nn.ModuleList(
+            MaskedConv2d(
+                in_channels if i == 0 else channels, 4 * channels, kernel if i == 0 else 3, "A" if i == 0 else "B", 1
+            )
+            for i in range(layers + 1)
+        )
+        self.states = nn.ModuleList(nn.Conv1d(channels, 4 * channels, 3, padding=1) for _ in range(layers + 1))
+        self.conditions = (
+            nn.ModuleList(nn.Conv2d(condition, 4 * channels, 1) for _ in range(layers + 1)) if condition else None
+        )
+        self.head = nn.Sequential(
+            nn.ReLU(), nn.Conv2d(channels, channels, 1), nn.ReLU(), nn.Conv2d(channels, out_channels, 1)
+        )
+
+    def _layer(self, i: int, inputs: Tensor, condition: Tensor | None) -> Tensor:
+        gates_in = self.inputs[i](inputs)
+        if self.conditions is not None:
+            gates_in = gates_in + self.conditions[i](condition)
+        batch, _, height, width = gates_in.shape
+        h = gates_in.new_zeros(batch, self.channels, width)
+        c = torch.zeros_like(h)
+        rows = []
+        for row in range(height):
+            o, f, g, a = (gates_in[:, :, row] + self.states[i](h)).chunk(4, dim=1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(g) * torch.tanh(a)
+            h = torch.sigmoid(o) * torch.tanh(c)
+            rows.append(h)
+        return torch.stack(rows, dim=2)
+
+    def forward(self, x: Tensor, condition: Tensor | None = None) -> Tensor:
+        h = self._layer(0, x, condition)
+        for i in range(1, len(self.inputs)):
+            h = h + self._layer(i, h, condition)
+        return self.head(h)
+
+
 def autoregressive_network(
     kind: str, in_channels: int, out_channels: int, channels: int, layers: int, kernel: int, condition: int = 0
 ) -> nn.Module:
-    """A :class:`PixelCNN` (``"pixelcnn"``) or :class:`GatedPixelCNN` (``"gated"``)."""
+    """A :class:`PixelCNN` (``"pixelcnn"``), :class:`GatedPixelCNN` (``"gated"``) or :class:`RowLSTM`
+    (``"row_lstm"``)."""
     if kind not in KINDS:
         raise ConfigError(f"unknown autoregressive network '{kind}'; valid networks: {', '.join(KINDS)}")
     check_sizes(channels=channels, layers=layers + 1, kernel=kernel)
     if kernel % 2 == 0:
         raise ConfigError(f"the first kernel must have an odd side, got {kernel}")
-    network = PixelCNN if kind == "pixelcnn" else GatedPixelCNN
+    network = {"pixelcnn": PixelCNN, "gated": GatedPixelCNN, "row_lstm": RowLSTM}[kind]
     return network(in_channels, out_channels, channels, layers, kernel, condition)
