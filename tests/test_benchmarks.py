@@ -19,6 +19,7 @@ def test_every_script_is_listed_here():
         "iw_speed.py",
         "likelihood_table.py",
         "ood_table.py",
+        "pixel_vae_collapse.py",
         "quadrant_table.py",
         "train_throughput.py",
     ]
@@ -40,6 +41,7 @@ def test_tiny_mode_runs_and_prints_its_figures(script, tmp_path, monkeypatch, ca
         "autoencoder_table.py": "squared error per image",
         "likelihood_table.py": "gated PixelCNN",
         "ood_table.py": "AUROC typ",
+        "pixel_vae_collapse.py": "PixelVAE, 1 gated layer ",
         "iw_speed.py": "x the bound",
         "quadrant_table.py": "negative conditional log-likelihood of the output",
         "train_throughput.py": "conv: hand-written PyTorch",

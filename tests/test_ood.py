@@ -40,7 +40,7 @@ def digits_runs(tmp_path_factory):
     from ppl_vae.config import load_experiment
 
     folder = tmp_path_factory.mktemp("ood")
-    quick = ["training.device='cpu'", "training.epochs=15", "evaluation.iw_samples=5", "evaluation.ppc_examples=0"]
+    quick = ["training.device='cpu'", "training.epochs=8", "evaluation.iw_samples=5", "evaluation.ppc_examples=0"]
     quick += ["model.decoder.hidden=[64]", "guide.encoder.hidden=[64]", "evaluation.classify_samples=2"]
     runs = {name: train_experiment(load_experiment(name, quick), folder / name) for name in ("default",)}
     conditional = load_experiment("conditional_digits", quick)
