@@ -136,7 +136,8 @@ def build_prior(spec: str | dict[str, Any] | Prior, latent_dim: int) -> Prior:
         table = as_table(spec, "model.prior")
         prior, name = construct(PRIORS, table, {"latent_dim": latent_dim}, "model.prior"), table["name"]
     try:
-        prior.distribution(2).sample()
+        with torch.random.fork_rng(devices=[]):  # the check draws nothing from the caller's random stream
+            prior.distribution(2).sample()
     except NotImplementedError:
         raise ConfigError(
             f"the prior '{name}' cannot be sampled: models draw their latents from it (prior samples, the draws an "
