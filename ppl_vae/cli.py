@@ -149,7 +149,7 @@ def refuse_long_sampling(run, n: int, label: int | None, confirmed: bool) -> Non
     estimate = sampling_seconds(run.pair, shape, n, labels)
     if estimate > SAMPLING_LIMIT_SECONDS and not confirmed:
         raise RunError(
-            f"drawing {n} samples from {run.directory} would take about {estimate / 60:.0f} minutes (more than "
+            f"drawing {n} samples from {run.directory} would take about {estimate / 60:.1f} minutes (more than "
             f"{SAMPLING_LIMIT_SECONDS // 60}); add --yes to draw them anyway, or ask for fewer with --num-samples"
         )
 

@@ -109,3 +109,19 @@ def test_a_pixelcnn_on_vectors_is_refused():
         ConfigError, match=r"a PixelCNN models images \(C, H, W\); this data has examples of shape \(16,\)"
     ):
         PixelCNNModel((16,))
+
+
+def test_a_long_sample_request_is_refused_with_its_estimate_unless_confirmed(tmp_path, capsys, monkeypatch):
+    import ppl_vae.cli as cli
+    from ppl_vae.config import load_experiment
+    from ppl_vae.run import train_experiment
+
+    overrides = ["training.device='cpu'", "training.epochs=1", "model.channels=4", "model.layers=0"]
+    overrides += ["evaluation.ppc_examples=0"]
+    run = train_experiment(load_experiment("pixelcnn_digits", overrides), tmp_path / "run")
+    monkeypatch.setattr(cli, "SAMPLING_LIMIT_SECONDS", 0)
+    assert cli.main(["sample", str(run), "--num-samples", "4"]) == 1
+    error = capsys.readouterr().err
+    assert "drawing 4 samples" in error and "add --yes" in error and error.count("\n") == 1
+    assert cli.main(["sample", str(run), "--num-samples", "4", "--yes"]) == 0
+    assert (run / "samples-seed0.png").exists()
