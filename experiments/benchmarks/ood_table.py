@@ -45,6 +45,7 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=2000, help="test images of each set scored")
     parser.add_argument("--iw-samples", type=int, default=100)
     parser.add_argument("--run", action="append", default=[], metavar="EXPERIMENT=RUN_DIR", help="reuse a run")
+    parser.add_argument("--only", nargs="+", metavar="EXPERIMENT", help="the rows of these experiments alone")
     parser.add_argument("--tiny", action="store_true", help="digits against noise, 1 epoch: to check the script runs")
     args = parser.parse_args()
     out, overrides = Path(args.out), ["training.device='cpu'"]
@@ -67,7 +68,7 @@ def main() -> int:
                 return 0
         overrides.append(located)
     table = []
-    for system, name, outliers in rows:
+    for system, name, outliers in [r for r in rows if not args.only or r[1] in args.only]:
         extra = [*overrides, *(TINY_NETWORKS[system] if args.tiny else [])]
         run_dir = Path(reuse[name]) if name in reuse else trained_once(name, out / name, extra)
         run = load_trained(run_dir, "cpu")
