@@ -47,26 +47,29 @@ def output_stem(kind: str, split: str, limit: int | None, seed: int, **params: i
 
 def cmd_train(args: argparse.Namespace) -> None:
     from ppl_vae.config import load_experiment
-    from ppl_vae.distributed import world_from_environment
+    from ppl_vae.distributed import leave, world_from_environment
     from ppl_vae.run import resume, train_experiment
 
     world = world_from_environment()
-    if args.resume:
-        if args.experiment or args.set or args.run_dir:
-            raise ConfigError(
-                "--resume continues a run as it was configured; it takes no experiment, --set or --run-dir"
-            )
-        run_dir = resume(Path(args.resume), device=args.device, world=world)
-    else:
-        experiment = load_experiment(args.experiment, args.set)
-        sections = experiment.sections
-        if world.main:
-            print(
-                f"experiment '{experiment.name}': data {sections['data']['name']}, "
-                f"model {sections['model']['name']}, guide {sections['guide']['name']}"
-                + (f", {world.size} processes" if world.active else "")
-            )
-        run_dir = train_experiment(experiment, args.run_dir, device=args.device, world=world)
+    try:
+        if args.resume:
+            if args.experiment or args.set or args.run_dir:
+                raise ConfigError(
+                    "--resume continues a run as it was configured; it takes no experiment, --set or --run-dir"
+                )
+            run_dir = resume(Path(args.resume), device=args.device, world=world)
+        else:
+            experiment = load_experiment(args.experiment, args.set)
+            sections = experiment.sections
+            if world.main:
+                print(
+                    f"experiment '{experiment.name}': data {sections['data']['name']}, "
+                    f"model {sections['model']['name']}, guide {sections['guide']['name']}"
+                    + (f", {world.size} processes" if world.active else "")
+                )
+            run_dir = train_experiment(experiment, args.run_dir, device=args.device, world=world)
+    finally:
+        leave(world)
     if not world.main:
         return
     summary = json.loads((run_dir / "summary.json").read_text())

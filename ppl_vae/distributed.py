@@ -147,6 +147,17 @@ def join(world: World, backend: str, device: torch.device) -> None:
         dist.init_process_group(chosen, rank=world.rank, world_size=world.size)
 
 
+def leave(world: World) -> None:
+    """Destroy the process group this rank joined, if any (every rank, once it is done): a gloo group left
+    to the interpreter's shutdown can abort the process (SIGABRT) while its worker threads still hold work."""
+    if not world.active:
+        return
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def connect(world: World, device: str, backend: str) -> tuple[torch.device, str | None]:
     """This rank's device (``ppl_vae.device.resolve_device`` of :func:`rank_device`) and a note for
     ``auto``, after joining the process group; idempotent."""

@@ -57,7 +57,7 @@ def test_two_processes_match_one_and_resume_after_kill_9(tmp_path, killable_plug
     assert killed.returncode != 0
     assert load_checkpoint(two / "checkpoint.pt")["epoch"] == 1  # killed in epoch 2 of 13 steps each
     done = torchrun("train", "--resume", str(two))
-    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.returncode == 0, done.stderr[:3000]  # the first rank to fail says why first
     assert "processes" in (two / "summary.json").read_text()
     a, b = load_trained(single, "cpu").pair.state_dict(), load_trained(two, "cpu").pair.state_dict()
     assert all(torch.allclose(a[k], b[k], atol=1e-5, rtol=1e-4) for k in a), max(
