@@ -68,7 +68,9 @@ class TrainingConfig:
 
     ``warmup_epochs``: the weight of the latent term rises linearly from 0 to ``beta`` over
     this many epochs (0: no warm-up). ``patience``: stop when the validation bound has not
-    improved for this many epochs, counted after the warm-up (0: never stop early).
+    improved for this many epochs, counted after the warm-up (0: never stop early). ``max_minutes``:
+    the training time budget, summed over the epochs of every session of the run (resumes included);
+    the epoch that spends it is the last.
     ``schedule``: the learning rate per epoch: ``constant``; ``exponential`` (times
     ``lr_decay`` after every epoch); ``cosine`` (from ``learning_rate`` down to
     ``min_learning_rate`` over ``epochs``); ``iwae`` (Burda et al. 2016: 10^(-i/7) times
@@ -94,6 +96,7 @@ class TrainingConfig:
     batch_size: int = 100  # examples per step
     epochs: int = 30  # passes over the training split, at most
     patience: int = 0  # epochs without validation improvement before stopping
+    max_minutes: float = 0.0  # training wall-time budget: no epoch starts after it is spent (0: none)
     beta: float = 1.0  # weight of the latent (KL) term after warm-up
     warmup_epochs: float = 0.0  # epochs of linear KL warm-up
     seed: int = 0  # seeds initialization, batches and sampling
@@ -104,7 +107,7 @@ class TrainingConfig:
     def __post_init__(self) -> None:
         _check_positive(self, ("num_particles", "learning_rate", "batch_size", "epochs"))
         _check_non_negative(
-            self, ("patience", "beta", "warmup_epochs", "weight_decay", "clip_norm", "min_learning_rate")
+            self, ("patience", "max_minutes", "beta", "warmup_epochs", "weight_decay", "clip_norm", "min_learning_rate")
         )
         for name, valid in (
             ("objective", OBJECTIVES),

@@ -116,7 +116,9 @@ SUMMARY_KEYS = {
     "epochs_run": "epochs trained",
     "best_epoch": "epoch whose parameters were kept (best validation bound; the last epoch for adversarial "
     "strategies, which keep their last parameters)",
-    "stopped_early": "true when patience ran out before training.epochs",
+    "stopped_early": "true when patience or the time budget ended training before training.epochs",
+    "stopped_by": "what ended training: epochs (training.epochs reached), patience, or time budget "
+    "(training.max_minutes)",
     "train_seconds": "wall time of training, seconds",
     "valid_bound_nats": "validation bound of the kept epoch (ELBO; IW-K bound for the iwae objective), nats per "
     "example; null for an implicit model",

@@ -231,7 +231,8 @@ def report(prepared: Prepared, trainer: Trainer, run_dir: Path) -> dict[str, Any
         "epochs_run": trainer.epoch,
         "best_epoch": trainer.best_epoch,
         "stopped_early": trainer.epoch < training.epochs,
-        "train_seconds": round(sum(r.seconds for r in trainer.history), 2),
+        "stopped_by": trainer.stopped_by(),
+        "train_seconds": round(trainer.train_seconds(), 2),
         "valid_bound_nats": trainer.best_valid_bound if math.isfinite(trainer.best_valid_bound) else None,
     }
     view = RunView.of(pair, data.image_shape, data.num_classes)

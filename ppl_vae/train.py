@@ -229,8 +229,7 @@ class Trainer:
                     self.best_state = self._pair_state()
                 elif not self._warming_up():
                     self.bad_epochs += 1
-                patience = config.patience
-                self.finished = self.epoch >= config.epochs or (patience > 0 and self.bad_epochs >= patience)
+                self.finished = self.stopped_by() is not None
                 self.finished = self.world.broadcast(self.finished)  # decided once, by rank 0
                 state = self.state_dict() if self.world.active or self.checkpoint_path else None
                 if self.checkpoint_path is not None:
@@ -242,3 +241,19 @@ class Trainer:
         self.pair.eval()
         self.pair.load_state_dict(self.best_state)
         return self.history
+
+    def train_seconds(self) -> float:
+        """Wall time of the epochs trained so far, seconds (every session of the run)."""
+        return sum(record.seconds for record in self.history)
+
+    def stopped_by(self) -> str | None:
+        """What ends training after the current epoch: ``"epochs"`` (``config.epochs`` reached),
+        ``"patience"`` (no validation improvement), ``"time budget"`` (``config.max_minutes`` spent), or None."""
+        config = self.config
+        if self.epoch >= config.epochs:
+            return "epochs"
+        if config.patience > 0 and self.bad_epochs >= config.patience:
+            return "patience"
+        if config.max_minutes > 0 and self.train_seconds() >= 60 * config.max_minutes:
+            return "time budget"
+        return None

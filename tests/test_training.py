@@ -10,7 +10,7 @@ import torch
 
 from ppl_vae.checkpoint import load_checkpoint
 from ppl_vae.config import TrainingConfig
-from ppl_vae.errors import CheckpointError, DataError, RunError, TrainingDiverged
+from ppl_vae.errors import CheckpointError, ConfigError, DataError, RunError, TrainingDiverged
 from ppl_vae.evaluate import elbo_per_example
 from ppl_vae.guides import GaussianEncoder
 from ppl_vae.models import BernoulliVAE
@@ -181,6 +181,14 @@ def test_other_objectives_train_and_patience_waits_for_the_warmup(fast_experimen
     assert float(rows[-1][3]) == 1.0
     assert float(rows[-1][2]) > float(rows[0][2])
     assert len(rows) >= 3  # the validation bound may fall during the warm-up without stopping the run
+
+
+def test_time_budget_ends_training_after_the_epoch_that_spends_it(fast_experiment, tmp_path):
+    run = train_experiment(fast_experiment("training.epochs=5", "training.max_minutes=1e-6"), tmp_path / "run")
+    summary = json.loads((run / "summary.json").read_text())
+    assert (summary["epochs_run"], summary["stopped_by"], summary["stopped_early"]) == (1, "time budget", True)
+    with pytest.raises(ConfigError, match="max_minutes"):
+        TrainingConfig(max_minutes=-1.0)
 
 
 def test_schedules():
