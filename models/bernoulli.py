@@ -9,6 +9,7 @@ from torch import Tensor
 from torch.distributions import constraints
 
 from ppl_vae.contract import ModelContract
+from ppl_vae.distributions import Bernoulli
 from ppl_vae.models.base import LatentVariableModel
 from ppl_vae.models.likelihood import Likelihood
 from ppl_vae.registry import register_likelihood, register_model
@@ -21,7 +22,7 @@ class BernoulliLikelihood(Likelihood):
     support = constraints.boolean
 
     def distribution(self, decoded: Tensor) -> dist.Distribution:
-        return dist.Bernoulli(logits=decoded).to_event(len(self.event_shape))
+        return Bernoulli(logits=decoded).to_event(len(self.event_shape))
 
 
 @register_model("bernoulli_vae")

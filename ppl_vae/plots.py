@@ -101,14 +101,18 @@ def plot_classification(
     save_figure(fig, path)
 
 
+ECDF_EXAMPLES = 2000  # examples per distribution function drawn: enough for a figure, and it bounds its memory
+
+
 def plot_check(check, idata, folder: Path, stem: str = "ppc") -> None:
-    """Write ``<stem>_statistics.png`` (arviz.plot_ppc, empirical distribution functions: robust to the
-    discrete and constant statistics where density estimates fail) and ``<stem>_pvalues.png`` (arviz.plot_bpv) when
-    there are image statistics, and ``<stem>_pixels.png`` (per-value frequencies and, for Bernoulli
-    likelihoods, calibration)."""
+    """Write ``<stem>_statistics.png`` (arviz.plot_ppc, empirical distribution functions of the first
+    :data:`ECDF_EXAMPLES` examples: robust to the discrete and constant statistics where density estimates
+    fail) and ``<stem>_pvalues.png`` (arviz.plot_bpv) when there are image statistics, and ``<stem>_pixels.png``
+    (per-value frequencies and, for Bernoulli likelihoods, calibration)."""
     import arviz
 
     names = list(check.observed)
+    plotted = idata.isel(example=slice(None, ECDF_EXAMPLES))
     columns = min(3, len(names))
     rows = -(-len(names) // max(columns, 1))
     for kind, filename in (("ppc", f"{stem}_statistics.png"), ("bpv", f"{stem}_pvalues.png")):
@@ -118,7 +122,7 @@ def plot_check(check, idata, folder: Path, stem: str = "ppc") -> None:
         for ax, name in zip(axes.flat, names):
             if kind == "ppc":
                 arviz.plot_ppc(
-                    idata,
+                    plotted,
                     kind="cumulative",
                     var_names=[name],
                     num_pp_samples=min(50, check.replicated[name].shape[0]),

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import pyro
 import pyro.distributions as dist
+import torch
 from torch import Tensor
 
 from ppl_vae.data.checks import check_data
@@ -87,6 +88,17 @@ def grey_images(values: Tensor, image_shape: tuple[int, ...]) -> np.ndarray:
     return images.cpu().numpy()
 
 
+def calibration_counts(probs: Tensor, x: Tensor) -> np.ndarray:
+    """Rows of [summed predicted probability, observed ones, value count] per bin of the predicted
+    probability (CALIBRATION_BINS equal bins of [0, 1]), from ``probs`` (S, V) for the values ``x`` (V,) of
+    0s and 1s; counted on their device, summed in float64."""
+    which = (probs * CALIBRATION_BINS).to(torch.int64).clamp_(0, CALIBRATION_BINS - 1)
+    sums = torch.bincount(which.reshape(-1), weights=probs.reshape(-1).double(), minlength=CALIBRATION_BINS)
+    ones = torch.bincount(which[:, x > 0.5].reshape(-1), minlength=CALIBRATION_BINS)
+    counts = torch.bincount(which.reshape(-1), minlength=CALIBRATION_BINS)
+    return torch.stack([sums, ones.double(), counts.double()], 1).cpu().numpy()
+
+
 def posterior_predictive_check(
     pair,
     x: Tensor,
@@ -95,7 +107,7 @@ def posterior_predictive_check(
     statistics: dict | None = None,
     image_shape: tuple[int, ...] | None = None,
     keep_images: int = 16,
-    max_elements: int = 2**22,
+    max_elements: int = 2**21,
     max_latent_values: int = 2**22,
     seed: int = 0,
 ) -> PredictiveCheck:
@@ -166,12 +178,7 @@ def posterior_predictive_check(
             base = likelihood.base_dist if isinstance(likelihood, dist.Independent) else likelihood
             bernoulli = bernoulli and isinstance(base, dist.Bernoulli)
             if bernoulli:
-                probs = likelihood.mean.reshape(-1).cpu().numpy()
-                observed_values = xs.expand(num_samples, *xs.shape).reshape(-1).cpu().numpy()
-                which = np.minimum((probs * CALIBRATION_BINS).astype(int), CALIBRATION_BINS - 1)
-                bins[:, 0] += np.bincount(which, probs, CALIBRATION_BINS)
-                bins[:, 1] += np.bincount(which, observed_values, CALIBRATION_BINS)
-                bins[:, 2] += np.bincount(which, minlength=CALIBRATION_BINS)
+                bins += calibration_counts(likelihood.mean.reshape(num_samples, -1), xs.reshape(-1))
             store(prior, prior_predictive(pair, len(xs), ys, num_samples)[0], s)
 
     counts = np.maximum(bins[:, 2:3], 1)

@@ -21,6 +21,7 @@ def test_every_script_is_listed_here():
         "ood_table.py",
         "pixel_vae_collapse.py",
         "quadrant_table.py",
+        "scaling.py",
         "train_throughput.py",
     ]
 
@@ -28,7 +29,7 @@ def test_every_script_is_listed_here():
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_tiny_mode_runs_and_prints_its_figures(script, tmp_path, monkeypatch, capsys):
     argv = [str(BENCHMARKS / script), "--tiny"]
-    if script not in ("iw_speed.py", "train_throughput.py"):
+    if script not in ("iw_speed.py", "scaling.py", "train_throughput.py"):
         argv += ["--out", str(tmp_path / "runs")]
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "argv", argv)
@@ -44,6 +45,7 @@ def test_tiny_mode_runs_and_prints_its_figures(script, tmp_path, monkeypatch, ca
         "pixel_vae_collapse.py": "PixelVAE, 1 gated layer ",
         "iw_speed.py": "x the bound",
         "quadrant_table.py": "negative conditional log-likelihood of the output",
+        "scaling.py": "2 process(es):",
         "train_throughput.py": "conv: hand-written PyTorch",
     }[script]
     assert expected in capsys.readouterr().out

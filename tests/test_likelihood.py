@@ -169,3 +169,16 @@ def test_a_needle_density_on_the_levels_is_a_probability_once_dequantized():
     assert needle.log_prob(x).mean() > 380
     dequantized = Dequantized(needle, 17)
     assert (torch.stack([dequantized.log_prob(x) for _ in range(20)]).logsumexp(0) - math.log(20) < 0).all()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_bernoulli_draws_follow_their_probabilities_in_the_parameters_dtype(dtype):
+    from ppl_vae.distributions import Bernoulli
+
+    probs = torch.tensor([0.0, 0.1, 0.5, 0.9, 1.0], dtype=dtype)
+    bernoulli = Bernoulli(logits=torch.logit(probs)).expand((3, 5))
+    draws = bernoulli.sample((200_000,))
+    assert isinstance(bernoulli, Bernoulli) and draws.shape == (200_000, 3, 5) and draws.dtype == dtype
+    assert set(draws.unique().tolist()) == {0.0, 1.0}
+    assert torch.allclose(draws.mean((0, 1)), probs, atol=0.005)  # 10 standard errors at p = 0.5
+    assert draws[..., 0].sum() == 0 and draws[..., 4].min() == 1

@@ -11,7 +11,15 @@ import torch
 
 from ppl_vae.config import load_experiment
 from ppl_vae.errors import DataError, UnknownNameError
-from ppl_vae.ppc import NO_IMAGE_NOTE, PPC_KEYS, check_files, posterior_predictive_check, summarize, write_check
+from ppl_vae.ppc import (
+    NO_IMAGE_NOTE,
+    PPC_KEYS,
+    calibration_counts,
+    check_files,
+    posterior_predictive_check,
+    summarize,
+    write_check,
+)
 from ppl_vae.registry import STATISTICS
 from ppl_vae.run import load_trained, train_experiment
 from ppl_vae.statistics import edge_length, left_right_balance, strokes, total_ink
@@ -145,3 +153,13 @@ def test_vector_data_skips_image_statistics_with_a_note(tmp_path):
     summary = write_check(check, tmp_path)
     assert set(summary["statistics"]) == {"pixel_frequency"} and summary["note"] == NO_IMAGE_NOTE
     assert {p.name for p in tmp_path.iterdir()} == {"ppc.nc", "ppc.json", "ppc_pixels.png"}
+
+
+def test_calibration_counts_bin_the_predicted_probabilities():
+    probs = torch.tensor([[0.05, 0.15, 0.95, 1.0], [0.12, 0.5, 0.55, 0.0]])  # S = 2 draws of V = 4 values
+    x = torch.tensor([1.0, 0.0, 1.0, 1.0])
+    counts = calibration_counts(probs, x)
+    assert counts.shape == (10, 3)
+    assert counts[:, 2].tolist() == [2, 2, 0, 0, 0, 2, 0, 0, 0, 2]
+    assert counts[:, 1].tolist() == [2, 1, 0, 0, 0, 1, 0, 0, 0, 2]  # ones among the values of each bin
+    assert counts[1, 0] == pytest.approx(0.27) and counts[9, 0] == pytest.approx(1.95)

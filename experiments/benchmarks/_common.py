@@ -11,8 +11,24 @@ from ppl_vae.config import load_experiment
 from ppl_vae.data import DATA_ENV, Dataset, Split
 from ppl_vae.data.datasets import load_binarized_mnist
 from ppl_vae.data.transforms import to_floating
+from ppl_vae.guides import GaussianEncoder
+from ppl_vae.models import BernoulliVAE
+from ppl_vae.pair import Pair
 
 SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+NETWORKS = {  # decoder, encoder, latent size: the IWAE paper's MLP and conv_binarized_mnist's conv pair
+    "mlp": ({"name": "mlp", "hidden": [200, 200], "activation": "tanh"},) * 2 + (50,),
+    "conv": ({"name": "conv", "channels": [64, 32]}, {"name": "conv", "channels": [32, 64], "hidden": [256]}, 32),
+}
+
+
+def benchmark_pair(kind: str, seed: int, device: torch.device) -> Pair:
+    """The Bernoulli VAE and Gaussian encoder on (1, 28, 28) images with the ``kind`` networks of NETWORKS."""
+    decoder, encoder, latent = NETWORKS[kind]
+    torch.manual_seed(seed)
+    model = BernoulliVAE((1, 28, 28), latent_dim=latent, decoder=decoder)
+    guide = GaussianEncoder((1, 28, 28), latent_dim=latent, encoder=encoder)
+    return Pair(model, guide).to(device)
 
 
 def shared_data_dir(dataset: str = "binarized_mnist") -> Path | None:

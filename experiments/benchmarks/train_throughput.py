@@ -17,30 +17,15 @@ import sys
 import time
 
 import torch
-from _common import binarized_mnist_or_random
+from _common import NETWORKS, benchmark_pair, binarized_mnist_or_random
 from torch.nn import functional as F
 
 from ppl_vae.config import TrainingConfig
 from ppl_vae.data import Dataset, Split
 from ppl_vae.device import resolve_device
-from ppl_vae.guides import GaussianEncoder
-from ppl_vae.models import BernoulliVAE
-from ppl_vae.pair import Pair
 from ppl_vae.train import Trainer
 
 LOG_2PI = math.log(2 * math.pi)
-NETWORKS = {
-    "mlp": ({"name": "mlp", "hidden": [200, 200], "activation": "tanh"},) * 2 + (50,),
-    "conv": ({"name": "conv", "channels": [64, 32]}, {"name": "conv", "channels": [32, 64], "hidden": [256]}, 32),
-}
-
-
-def build(kind: str, seed: int, device: torch.device) -> Pair:
-    decoder, encoder, latent = NETWORKS[kind]
-    torch.manual_seed(seed)
-    model = BernoulliVAE((1, 28, 28), latent_dim=latent, decoder=decoder)
-    guide = GaussianEncoder((1, 28, 28), latent_dim=latent, encoder=encoder)
-    return Pair(model, guide).to(device)
 
 
 def synchronize(device: torch.device) -> None:
@@ -50,7 +35,7 @@ def synchronize(device: torch.device) -> None:
 
 def hand_written(kind: str, x_train: torch.Tensor, batch_size: int, seed: int, device: torch.device) -> float:
     """The same VAE written directly in PyTorch: seconds for the steps over ``x_train``."""
-    pair = build(kind, seed, device)
+    pair = benchmark_pair(kind, seed, device)
     model, guide = pair.model, pair.guide
     latent = guide.latent_dim
     optimizer = torch.optim.Adam(pair.parameters(), lr=1e-3)
@@ -77,7 +62,7 @@ def hand_written(kind: str, x_train: torch.Tensor, batch_size: int, seed: int, d
 
 def through_ppl_vae(kind: str, data: Dataset, batch_size: int, seed: int, device: torch.device) -> float:
     """One epoch of :class:`ppl_vae.train.Trainer` (Trace_ELBO, the SVI strategy): seconds, validation excluded."""
-    pair = build(kind, seed, device)
+    pair = benchmark_pair(kind, seed, device)
     pair.check(data.valid.x[:8])
     config = TrainingConfig(learning_rate=1e-3, batch_size=batch_size, epochs=1, seed=seed)
     trainer = Trainer(pair, data, config, verbose=False)
