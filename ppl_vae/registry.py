@@ -110,6 +110,7 @@ LIKELIHOODS = Registry(
         **_builtins("ppl_vae.models.bernoulli", "bernoulli"),
         **_builtins("ppl_vae.models.gaussian", "gaussian"),
         **_builtins("ppl_vae.models.logistic", "discretized_logistic"),
+        **_builtins("ppl_vae.models.categorical", "categorical"),
     },
 )
 PRIORS = Registry("prior", _builtins("ppl_vae.models.priors", "normal", "gaussian_mixture", "swiss_roll"))

@@ -32,6 +32,7 @@ from torch import Tensor, nn
 
 from ppl_vae.config import TrainingConfig
 from ppl_vae.construct import construct
+from ppl_vae.direct_elbo import DirectELBO, agrees_with_trace_elbo, direct_elbo_applies
 from ppl_vae.distributed import SINGLE, World
 from ppl_vae.errors import ConfigError
 from ppl_vae.objectives import KLWeight, make_objective
@@ -138,7 +139,9 @@ def refuse_implicit(pair: Pair, strategy: str) -> None:
 @register_strategy("svi")
 class SVIStrategy(Strategy):
     """Stochastic variational inference: one optimizer over model and guide, minimizing the negative
-    of the configured objective (``training.objective``) per example, Pyro's ``ELBOModule`` route."""
+    of the configured objective (``training.objective``) per example, through Pyro's ``ELBOModule``; or,
+    for the one-particle ``trace_elbo`` of the shipped model/guide family, through the same ELBO computed
+    from the pair's methods (``ppl_vae.direct_elbo``) once it has agreed with Pyro's on the first batch."""
 
     def __init__(self, pair: Pair, config: TrainingConfig, world: World = SINGLE):
         refuse_implicit(pair, "svi")
@@ -148,13 +151,26 @@ class SVIStrategy(Strategy):
         )
         self.add_phase("svi", self.loss.parameters())
         self.kl_weight = KLWeight()
+        applies = direct_elbo_applies(pair, config.objective, config.num_particles)
+        self.direct: DirectELBO | None = DirectELBO(pair) if applies else None
+        self.direct_checked = False
 
     def describe(self) -> str:
         return f"{self.config.objective} (K={self.config.num_particles})"
 
+    def route(self, x: Tensor, y: Tensor | None) -> DirectELBO | None:
+        """The direct ELBO when it applies and agreed with Pyro's on the first batch (checked once), else None."""
+        if self.direct is not None and not self.direct_checked:
+            self.direct_checked = True
+            if not agrees_with_trace_elbo(self.pair, self.direct, x, y, self.config.seed):
+                self.direct = None
+        return self.direct
+
     def step(self, x: Tensor, y: Tensor | None, beta: float, total: int) -> float:
         if x.shape[0] == 0:  # this process's part of a short last batch
             loss = torch.zeros((), dtype=x.dtype, device=x.device)
+        elif (direct := self.route(x, y)) is not None:
+            loss = direct(x, y, beta) / total
         else:
             self.kl_weight.beta = beta
             with self.kl_weight if beta != 1.0 else contextlib.nullcontext():

@@ -20,6 +20,7 @@ def test_every_script_is_listed_here():
         "likelihood_table.py",
         "ood_table.py",
         "pixel_vae_collapse.py",
+        "ppc_cost.py",
         "quadrant_table.py",
         "scaling.py",
         "train_throughput.py",
@@ -29,7 +30,7 @@ def test_every_script_is_listed_here():
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_tiny_mode_runs_and_prints_its_figures(script, tmp_path, monkeypatch, capsys):
     argv = [str(BENCHMARKS / script), "--tiny"]
-    if script not in ("iw_speed.py", "scaling.py", "train_throughput.py"):
+    if script not in ("iw_speed.py", "ppc_cost.py", "scaling.py", "train_throughput.py"):
         argv += ["--out", str(tmp_path / "runs")]
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "argv", argv)
@@ -45,6 +46,7 @@ def test_tiny_mode_runs_and_prints_its_figures(script, tmp_path, monkeypatch, ca
         "pixel_vae_collapse.py": "PixelVAE, 1 gated layer ",
         "iw_speed.py": "x the bound",
         "quadrant_table.py": "negative conditional log-likelihood of the output",
+        "ppc_cost.py": "whole check:",
         "scaling.py": "2 process(es):",
         "train_throughput.py": "conv: hand-written PyTorch",
     }[script]

@@ -182,3 +182,21 @@ def test_bernoulli_draws_follow_their_probabilities_in_the_parameters_dtype(dtyp
     assert set(draws.unique().tolist()) == {0.0, 1.0}
     assert torch.allclose(draws.mean((0, 1)), probs, atol=0.005)  # 10 standard errors at p = 0.5
     assert draws[..., 0].sum() == 0 and draws[..., 4].min() == 1
+
+
+def test_the_level_categorical_is_a_distribution_over_the_levels_with_its_mean():
+    from ppl_vae.models.categorical import CategoricalLikelihood
+
+    likelihood = CategoricalLikelihood((1, 2, 1), levels=3)
+    assert likelihood.param_shape == (3, 2, 1)
+    decoded = torch.randn(5, 3, 2, 1, dtype=torch.float64)  # 5 examples: 3 logits for each of 2 values
+    p = likelihood(decoded)
+    assert p.batch_shape == (5,) and p.event_shape == (1, 2, 1)
+    levels = torch.tensor([0.0, 0.5, 1.0], dtype=torch.float64)
+    every = torch.cartesian_prod(levels, levels).reshape(9, 1, 1, 2, 1)  # all 9 images, broadcast over examples
+    assert torch.allclose(torch.logsumexp(p.log_prob(every), 0), torch.zeros(5, dtype=torch.float64))
+    probs = torch.softmax(decoded, dim=1)
+    assert torch.allclose(p.mean, (probs * levels.reshape(1, 3, 1, 1)).sum(1, keepdim=True))
+    draws = p.sample((4000,))
+    assert set(draws.unique().tolist()) <= {0.0, 0.5, 1.0}
+    assert torch.allclose(draws.mean(0), p.mean, atol=0.05)  # 5 standard errors at most

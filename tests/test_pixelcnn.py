@@ -50,7 +50,8 @@ def images(levels: int, shape: tuple[int, ...]) -> torch.Tensor:
 
 
 @pytest.mark.parametrize(
-    "output, levels, shape", [("bernoulli", None, (1, 3, 3)), ("discretized_logistic", 5, (1, 2, 2))]
+    "output, levels, shape",
+    [("bernoulli", None, (1, 3, 3)), ("discretized_logistic", 5, (1, 2, 2)), ("categorical", 4, (1, 2, 2))],
 )
 @pytest.mark.parametrize("network", ["pixelcnn", "gated", "row_lstm"])
 def test_the_likelihood_sums_to_one_over_every_image(output, levels, shape, network):
