@@ -181,11 +181,10 @@ def detect(
     dims = inliers.x[0].numel()
     scores: dict[str, dict[str, np.ndarray]] = {"in": {}, "out": {}}
     per_class: dict[str, Tensor | None] = {}
-    for side, x in (("in", inliers.x), ("out", outlying.x), ("valid", valid.x)):
+    log_p_valid, per_class["valid"] = log_likelihoods(run, valid.x.to(pair.device), num_samples, seed)
+    entropy = float(-log_p_valid.mean())  # the model's entropy estimate, for the typicality test
+    for side, x in (("in", inliers.x), ("out", outlying.x)):
         log_p, per_class[side] = log_likelihoods(run, x.to(pair.device), num_samples, seed)
-        if side == "valid":
-            entropy = float(-log_p.mean())
-            continue
         scores[side]["negative_log_likelihood"] = -log_p
         scores[side]["bits_per_dim"] = -log_p / (dims * math.log(2))
         scores[side]["input_complexity"] = -log_p / math.log(2) - png_bits(x)
