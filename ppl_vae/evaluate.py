@@ -55,11 +55,14 @@ def bound_per_example(
     x: Tensor,
     y: Tensor | None = None,
     num_particles: int = 1,
-    batch_size: int = 500,
+    batch_size: int | None = None,
     seed: int = 0,
     beta: float | None = None,
 ) -> Tensor:
     """Importance-weighted bound log (1/K) sum_k w_k per example, K = ``num_particles``: (N,) nats.
+
+    ``batch_size``: examples per pass; by default as many as keep every network's numbers for their K
+    particles within DEFAULT_MAX_ELEMENTS (:func:`examples_per_batch`).
 
     With K = 1 this is a single-sample ELBO estimate, log p(x, z) - log q(z | x), z ~ q.
     Unscaled log-densities: the true bound whatever beta the pair was trained with; with
@@ -68,6 +71,7 @@ def bound_per_example(
     live on any device; batches move to the pair's.
     """
     device = pair.device
+    batch_size = batch_size or examples_per_batch(pair, x, y, num_particles)
     weighting = KLWeight(beta) if beta is not None else contextlib.nullcontext()
     with frozen(seed, device), weighting:
         bounds = []
@@ -85,17 +89,20 @@ def bound_per_example(
         return torch.cat(bounds)
 
 
-def elbo_per_example(pair: Pair, x: Tensor, y: Tensor | None = None, batch_size: int = 500, seed: int = 0) -> Tensor:
+def elbo_per_example(
+    pair: Pair, x: Tensor, y: Tensor | None = None, batch_size: int | None = None, seed: int = 0
+) -> Tensor:
     """Single-sample ELBO estimate per example: (N,) nats (:func:`bound_per_example` with K = 1)."""
     return bound_per_example(pair, x, y, 1, batch_size, seed)
 
 
 def reconstruction_log_likelihood(
-    pair: Pair, x: Tensor, y: Tensor | None = None, batch_size: int = 500, seed: int = 0
+    pair: Pair, x: Tensor, y: Tensor | None = None, batch_size: int | None = None, seed: int = 0
 ) -> Tensor:
     """log p(obs | z) with one z ~ q(z | x) per example: (N,) nats, the reconstruction term of the ELBO
-    (the whole objective of an autoencoder, whose guide is deterministic)."""
+    (the whole objective of an autoencoder, whose guide is deterministic); batches as in :func:`bound_per_example`."""
     device, observed = pair.device, pair.model_contract.observed
+    batch_size = batch_size or examples_per_batch(pair, x, y, 1)
     with frozen(seed, device):
         parts = []
         for s in batches(x.shape[0], batch_size):
@@ -177,6 +184,14 @@ def widest_per_sample(pair: Pair, x: Tensor, y: Tensor | None = None) -> int:
         for hook in hooks:
             hook.remove()
     return max(widest)
+
+
+def examples_per_batch(pair: Pair, x: Tensor, y: Tensor | None, particles: int) -> int:
+    """Examples per pass so that their ``particles`` samples make at most DEFAULT_MAX_ELEMENTS numbers in any network
+    of ``pair`` (:func:`widest_per_sample`, at least the width of an example): a validation pass of a PixelCNN
+    decoder stays in hundreds of MB where 10,000 examples at once took 15 GB."""
+    width = max(x[0].numel(), widest_per_sample(pair, x, y))
+    return max(1, DEFAULT_MAX_ELEMENTS // (particles * width))
 
 
 def _chunk_sizes(n: int, k: int, width: int, max_elements: int) -> tuple[int, int]:

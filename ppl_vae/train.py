@@ -191,7 +191,7 @@ class Trainer:
         beta = None if self.pair.guide_contract.density else self.config.beta
         total = 0.0
         if len(x):
-            bounds = bound_per_example(self.pair, x, y, k, max(1, 20000 // k), self.config.seed, beta)
+            bounds = bound_per_example(self.pair, x, y, k, None, self.config.seed, beta)
             total = bounds.sum().item()
         return self.world.all_sum(total) / len(valid)
 

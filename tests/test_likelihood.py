@@ -200,3 +200,16 @@ def test_the_level_categorical_is_a_distribution_over_the_levels_with_its_mean()
     draws = p.sample((4000,))
     assert set(draws.unique().tolist()) <= {0.0, 0.5, 1.0}
     assert torch.allclose(draws.mean(0), p.mean, atol=0.05)  # 5 standard errors at most
+
+
+def test_validation_batches_are_sized_by_the_widest_network():
+    from ppl_vae.evaluate import DEFAULT_MAX_ELEMENTS, examples_per_batch
+    from ppl_vae.models.pixelcnn import PixelVAE
+
+    x = torch.bernoulli(torch.full((4, 1, 8, 8), 0.3))
+    conv = {"name": "conv", "channels": [8], "hidden": [16]}
+    pixel = Pair(PixelVAE((1, 8, 8), latent_dim=2, decoder=conv, channels=16), GaussianEncoder((1, 8, 8), 2, conv))
+    mlp = Pair(BernoulliVAE((1, 8, 8), 2, {"name": "mlp", "hidden": [8]}), GaussianEncoder((1, 8, 8), 2, LINEAR))
+    assert examples_per_batch(mlp, x, None, 1) == DEFAULT_MAX_ELEMENTS // 64  # the image is the widest
+    assert examples_per_batch(pixel, x, None, 1) <= DEFAULT_MAX_ELEMENTS // (16 * 64)  # 16 maps of 8 x 8 at least
+    assert examples_per_batch(mlp, x, None, 8) == DEFAULT_MAX_ELEMENTS // (8 * 64)
