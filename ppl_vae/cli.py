@@ -47,7 +47,7 @@ def output_stem(kind: str, split: str, limit: int | None, seed: int, **params: i
 
 def cmd_train(args: argparse.Namespace) -> None:
     from ppl_vae.config import load_experiment
-    from ppl_vae.distributed import leave, world_from_environment
+    from ppl_vae.distributed import end_helper_rank, leave, world_from_environment
     from ppl_vae.run import resume, train_experiment
 
     world = world_from_environment()
@@ -71,7 +71,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     finally:
         leave(world)
     if not world.main:
-        return
+        end_helper_rank()
     summary = json.loads((run_dir / "summary.json").read_text())
     print(f"data: {summary['data']}")
     iw = summary.pop("test_importance_weighted", None)

@@ -158,6 +158,18 @@ def leave(world: World) -> None:
         dist.destroy_process_group()
 
 
+def end_helper_rank() -> None:
+    """End a rank other than 0 once its training succeeded and its group is destroyed: flush, then ``os._exit(0)``.
+    It wrote nothing, so there is nothing to finalize; interpreter finalization is where gloo's threads
+    aborted such a rank (SIGABRT, "terminate called without an active exception") while rank 0 was still
+    writing its report, on a loaded machine."""
+    import sys
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
 def connect(world: World, device: str, backend: str) -> tuple[torch.device, str | None]:
     """This rank's device (``ppl_vae.device.resolve_device`` of :func:`rank_device`) and a note for
     ``auto``, after joining the process group; idempotent."""

@@ -89,7 +89,7 @@ def test_likelihood_is_a_choice_shared_with_unconditional_models():
         ConfigError, match=r"unknown key 'scal' in \[model.likelihood_options\] for likelihood 'gaussian'"
     ):
         LabelConditionedVAE(IMAGE, 10, likelihood="gaussian", likelihood_options={"scal": "decoder"})
-    with pytest.raises(KeyError, match="valid likelihoods: bernoulli, discretized_logistic, gaussian"):
+    with pytest.raises(KeyError, match="valid likelihoods: bernoulli, categorical, discretized_logistic, gaussian"):
         LabelConditionedVAE(IMAGE, 10, likelihood="poisson")
 
 
