@@ -20,18 +20,19 @@ from ppl_vae.registry import register_likelihood
 
 class LevelCategorical(dist.TorchDistribution):
     """Independent categoricals over the values k / (L - 1), k = 0 .. L - 1: ``logits`` (..., L), batch shape
-    ``logits.shape[:-1]``, no event dims; values are grey levels in [0, 1], as the data holds them."""
+    ``logits.shape[:-1]``, no event dims; values are grey levels in [0, 1], as the data holds them.
+    ``normalized``: the logits are already log-probabilities (an expanded copy keeps them as views)."""
 
     arg_constraints: dict = {}
     support = levels
 
-    def __init__(self, logits: Tensor):
-        self.logits = F.log_softmax(logits, dim=-1)
+    def __init__(self, logits: Tensor, normalized: bool = False):
+        self.logits = logits if normalized else F.log_softmax(logits, dim=-1)
         self.levels = logits.shape[-1]
         super().__init__(logits.shape[:-1], validate_args=False)
 
     def expand(self, batch_shape, _instance=None) -> LevelCategorical:
-        return LevelCategorical(self.logits.expand(*batch_shape, self.levels))
+        return LevelCategorical(self.logits.expand(*batch_shape, self.levels), normalized=True)
 
     def log_prob(self, value: Tensor) -> Tensor:
         index = torch.round(value * (self.levels - 1)).long().clamp(0, self.levels - 1)

@@ -26,17 +26,15 @@ import sys
 import time
 
 import torch
-from _common import binarized_mnist_or_random
+from _common import benchmark_pair, binarized_mnist_or_random
 from pyro.infer.importance import vectorized_importance_weights
 from torch.nn import functional as F
 
 from ppl_vae.evaluate import DEFAULT_MAX_ELEMENTS, _chunk_sizes, importance_weighted_log_likelihood
-from ppl_vae.guides import GaussianEncoder
-from ppl_vae.models import BernoulliVAE
 from ppl_vae.pair import Pair
 
-SIZES = [50, 200, 200, 784]
-LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)  # decoder; the encoder is 784-200-200-100
+SIZES = [50, 200, 200, 784]  # decoder; the encoder is 784-200-200-100
+LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 
 
 def matmul_flops_per_second(rows: int) -> float:
@@ -91,9 +89,7 @@ def main() -> None:
     data, source = binarized_mnist_or_random(random=args.tiny, size=100)
     x = data.test.x[: args.examples]
     n, k = x.shape[0], args.iw_samples
-    torch.manual_seed(0)
-    net = {"name": "mlp", "hidden": [200, 200], "activation": "tanh"}
-    pair = Pair(BernoulliVAE((1, 28, 28), 50, net), GaussianEncoder((1, 28, 28), 50, net))
+    pair = benchmark_pair("mlp", 0, torch.device("cpu"))
     model, guide = pair.model, pair.guide
     print(f"data: {source}; N = {n} test images, K = {k}, {args.threads} thread(s)")
 
