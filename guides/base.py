@@ -15,9 +15,9 @@ import pyro.distributions as dist
 import torch
 from torch import Tensor, nn
 
-from ppl_vae.contract import GuideContract
-from ppl_vae.errors import ConfigError
-from ppl_vae.models.base import check_latent_dim
+from ppl_vae.core.contract import GuideContract
+from ppl_vae.core.errors import ConfigError
+from ppl_vae.core.sizes import check_latent_dim
 from ppl_vae.networks import build_network
 
 CORRUPTIONS = ("none", "mask", "gaussian")

@@ -12,12 +12,12 @@ from typing import Any
 import pyro.distributions as dist
 from torch import Tensor
 
-from ppl_vae.contract import GuideContract
+from ppl_vae.core.contract import GuideContract
+from ppl_vae.core.distributions import diagonal_normal
+from ppl_vae.core.errors import ConfigError
+from ppl_vae.core.registry import register_guide
 from ppl_vae.data.checks import one_hot_labels
-from ppl_vae.distributions import diagonal_normal
-from ppl_vae.errors import ConfigError
 from ppl_vae.guides.base import AmortizedGuide
-from ppl_vae.registry import register_guide
 
 
 @register_guide("conditional_encoder")

@@ -7,10 +7,10 @@ from typing import Any
 import pyro.distributions as dist
 from torch import Tensor
 
-from ppl_vae.contract import GuideContract
-from ppl_vae.distributions import diagonal_normal
+from ppl_vae.core.contract import GuideContract
+from ppl_vae.core.distributions import diagonal_normal
+from ppl_vae.core.registry import register_guide
 from ppl_vae.guides.base import AmortizedGuide
-from ppl_vae.registry import register_guide
 
 
 @register_guide("gaussian_encoder")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from ppl_vae.contract import GuideContract
-from ppl_vae.registry import register_guide
+from ppl_vae.core.contract import GuideContract
+from ppl_vae.core.registry import register_guide
 
 
 @register_guide("none")

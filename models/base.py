@@ -16,8 +16,8 @@ import pyro.distributions as dist
 import torch
 from torch import Tensor, nn
 
-from ppl_vae.contract import ModelContract
-from ppl_vae.errors import ConfigError
+from ppl_vae.core.contract import ModelContract
+from ppl_vae.core.sizes import check_latent_dim
 from ppl_vae.models.likelihood import Likelihood
 from ppl_vae.models.priors import Prior, build_prior
 from ppl_vae.networks import build_network
@@ -30,12 +30,6 @@ def plate_size(x: Tensor | None, num_samples: int | None) -> int:
     if num_samples is None or num_samples < 1:
         raise ValueError("give data x or a positive num_samples to draw from the model")
     return num_samples
-
-
-def check_latent_dim(latent_dim: Any) -> int:
-    if not isinstance(latent_dim, int) or isinstance(latent_dim, bool) or latent_dim < 1:
-        raise ConfigError(f"latent_dim must be a positive whole number, got {latent_dim!r}")
-    return latent_dim
 
 
 class LatentVariableModel(nn.Module):

@@ -8,11 +8,11 @@ import pyro.distributions as dist
 from torch import Tensor
 from torch.distributions import constraints
 
-from ppl_vae.contract import ModelContract
-from ppl_vae.distributions import Bernoulli
+from ppl_vae.core.contract import ModelContract
+from ppl_vae.core.distributions import Bernoulli
+from ppl_vae.core.registry import register_likelihood, register_model
 from ppl_vae.models.base import LatentVariableModel
 from ppl_vae.models.likelihood import Likelihood
-from ppl_vae.registry import register_likelihood, register_model
 
 
 @register_likelihood("bernoulli")

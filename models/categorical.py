@@ -13,9 +13,9 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from ppl_vae.contract import levels
+from ppl_vae.core.contract import levels
+from ppl_vae.core.registry import register_likelihood
 from ppl_vae.models.likelihood import Likelihood
-from ppl_vae.registry import register_likelihood
 
 
 class LevelCategorical(dist.TorchDistribution):

@@ -25,14 +25,15 @@ import pyro.distributions as dist
 import torch
 from torch import Tensor, nn
 
-from ppl_vae.contract import Conditioning, ModelContract
+from ppl_vae.core.contract import Conditioning, ModelContract
+from ppl_vae.core.distributions import diagonal_normal
+from ppl_vae.core.errors import ConfigError
+from ppl_vae.core.registry import register_model
+from ppl_vae.core.sizes import check_latent_dim
 from ppl_vae.data.checks import one_hot_labels
-from ppl_vae.distributions import diagonal_normal
-from ppl_vae.errors import ConfigError
-from ppl_vae.models.base import LatentVariableModel, check_latent_dim
+from ppl_vae.models.base import LatentVariableModel
 from ppl_vae.models.likelihood import likelihood_contract, make_likelihood
 from ppl_vae.networks import build_network
-from ppl_vae.registry import register_model
 
 
 @register_model("conditional_vae")

@@ -4,7 +4,7 @@ As a Pyro model it samples ``z`` from its prior and ``x`` from ``Delta(G(z))`` i
 plate, so every command that draws from a model works on it (``sample``, the figures); its
 contract says ``density=False``, so nothing scores it (``evaluate`` and the likelihood reports
 refuse it in one sentence) and its guide is ``none``: no encoder infers its z. It is trained
-by the ``gan`` strategy (``ppl_vae.adversarial``), never by SVI.
+by the ``gan`` strategy (``ppl_vae.train.adversarial``), never by SVI.
 """
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ import torch
 from torch import Tensor, nn
 from torch.distributions import constraints
 
-from ppl_vae.contract import ModelContract
-from ppl_vae.models.base import check_latent_dim, plate_size
+from ppl_vae.core.contract import ModelContract
+from ppl_vae.core.registry import register_model
+from ppl_vae.core.sizes import check_latent_dim
+from ppl_vae.models.base import plate_size
 from ppl_vae.models.priors import build_prior
 from ppl_vae.networks import build_network
-from ppl_vae.registry import register_model
 
 
 @register_model("gan_generator")

@@ -34,11 +34,11 @@ from torch import Tensor, nn
 from torch.distributions import constraints
 from torch.distributions.constraints import Constraint
 
-from ppl_vae.construct import construct
-from ppl_vae.contract import ModelContract
-from ppl_vae.contract import levels as level_support
-from ppl_vae.errors import ConfigError
-from ppl_vae.registry import LIKELIHOODS
+from ppl_vae.core.construct import construct
+from ppl_vae.core.contract import ModelContract
+from ppl_vae.core.contract import levels as level_support
+from ppl_vae.core.errors import ConfigError
+from ppl_vae.core.registry import LIKELIHOODS
 
 
 class Dequantized(dist.TorchDistribution):

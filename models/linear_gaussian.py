@@ -17,10 +17,10 @@ from torch import Tensor, nn
 from torch.distributions import constraints
 from torch.nn import functional as F
 
-from ppl_vae.contract import ModelContract
+from ppl_vae.core.contract import ModelContract
+from ppl_vae.core.registry import register_model
 from ppl_vae.models.base import LatentVariableModel
 from ppl_vae.models.likelihood import Likelihood
-from ppl_vae.registry import register_model
 
 
 class IsotropicGaussianLikelihood(Likelihood):

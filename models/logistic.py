@@ -23,10 +23,10 @@ from torch import Tensor
 from torch.distributions import constraints
 from torch.nn import functional as F
 
-from ppl_vae.contract import ModelContract, levels
+from ppl_vae.core.contract import ModelContract, levels
+from ppl_vae.core.registry import register_likelihood, register_model
 from ppl_vae.models.base import LatentVariableModel
 from ppl_vae.models.likelihood import Likelihood
-from ppl_vae.registry import register_likelihood, register_model
 
 
 class DiscretizedLogistic(dist.TorchDistribution):

@@ -22,12 +22,12 @@ import pyro.distributions as dist
 import torch
 from torch import Tensor, nn
 
-from ppl_vae.contract import ModelContract
-from ppl_vae.errors import ConfigError
+from ppl_vae.core.contract import ModelContract
+from ppl_vae.core.errors import ConfigError
+from ppl_vae.core.registry import register_model
 from ppl_vae.models.base import LatentVariableModel, plate_size
 from ppl_vae.models.likelihood import Likelihood, likelihood_contract, make_likelihood
 from ppl_vae.networks.autoregressive import autoregressive_network
-from ppl_vae.registry import register_model
 
 
 class Autoregressive(dist.TorchDistribution):

@@ -30,9 +30,9 @@ import pyro.distributions as dist
 import torch
 from torch import Tensor, nn
 
-from ppl_vae.construct import as_table, construct
-from ppl_vae.errors import ConfigError
-from ppl_vae.registry import PRIORS, register_prior
+from ppl_vae.core.construct import as_table, construct
+from ppl_vae.core.errors import ConfigError
+from ppl_vae.core.registry import PRIORS, register_prior
 
 
 class Prior(nn.Module):

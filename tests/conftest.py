@@ -8,7 +8,7 @@ import pyro
 import pytest
 import torch
 
-from ppl_vae.config import load_experiment
+from ppl_vae.core.config import load_experiment
 from ppl_vae.data import Dataset, Split
 
 FAST = [
@@ -59,7 +59,7 @@ def synthetic_binary(n: int = 600, x_dim: int = 16, seed: int = 0) -> Dataset:
 KILLABLE = '''
 import os, signal
 from ppl_vae import register_strategy
-from ppl_vae.strategies import SVIStrategy
+from ppl_vae.train.svi import SVIStrategy
 
 
 @register_strategy("test_killable")

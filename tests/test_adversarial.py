@@ -9,15 +9,15 @@ import re
 import pytest
 import torch
 
-from ppl_vae.aggregate import aggregate_posterior_test
-from ppl_vae.build import prepare
-from ppl_vae.checkpoint import load_checkpoint
 from ppl_vae.cli import main
-from ppl_vae.config import load_experiment
-from ppl_vae.errors import ConfigError, TrainingDiverged
-from ppl_vae.figures import style_means
-from ppl_vae.run import resume, train_experiment
-from ppl_vae.train import Trainer
+from ppl_vae.core.config import load_experiment
+from ppl_vae.core.errors import ConfigError, TrainingDiverged
+from ppl_vae.evaluation.aggregate import aggregate_posterior_test
+from ppl_vae.infer.predictive import style_means
+from ppl_vae.runs.prepare import prepare
+from ppl_vae.runs.training import resume, train_experiment
+from ppl_vae.train.checkpoint import load_checkpoint
+from ppl_vae.train.trainer import Trainer
 
 QUICK = ["training.device='cpu'", "evaluation.iw_samples=5", "evaluation.ppc_examples=0"]
 CHEAP_REPORTS = ["evaluation.classify_samples=2"]
@@ -147,8 +147,8 @@ def test_style_grid_shares_z_across_classes_unless_the_prior_reads_labels(tmp_pa
 def test_an_unsampleable_prior_is_refused_by_the_aae(tmp_path):
     import pyro.distributions as dist
 
+    from ppl_vae.core.registry import register_prior
     from ppl_vae.models.priors import Prior
-    from ppl_vae.registry import register_prior
 
     class ScoredOnly(dist.TorchDistribution):
         arg_constraints: dict = {}

@@ -9,15 +9,15 @@ import pytest
 import torch
 from sklearn.decomposition import PCA
 
-from ppl_vae.build import prepare
 from ppl_vae.cli import main
-from ppl_vae.config import load_experiment
+from ppl_vae.core.config import load_experiment
+from ppl_vae.evaluation.latents import class_share_kl, gaussian_kl_to_standard, measure, reconstruction_errors, slerp
+from ppl_vae.evaluation.probe import balanced_sample, probe
 from ppl_vae.guides import GaussianEncoder
-from ppl_vae.latents import class_share_kl, gaussian_kl_to_standard, measure, reconstruction_errors, slerp
+from ppl_vae.infer.pair import Pair
 from ppl_vae.models.linear_gaussian import LinearGaussianModel, fit_ppca
-from ppl_vae.pair import Pair
-from ppl_vae.probe import balanced_sample, probe
-from ppl_vae.train import Trainer
+from ppl_vae.runs.prepare import prepare
+from ppl_vae.train.trainer import Trainer
 
 SEEDS = (0, 1, 2)
 

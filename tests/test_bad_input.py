@@ -196,7 +196,7 @@ def cases(root: Path) -> list[tuple[list[str], str]]:
         (["train", "--resume", run, "--set", "training.epochs=3"], "--resume continues a run as it was configured"),
         (["evaluate", str(root / "a_file")], "is not a run directory: it has no experiment.toml"),
         (["classify", run], "is not a label-conditioned model"),
-        (["sample", run, "--label", "3"], "--label needs a label-conditioned model"),
+        (["sample", run, "--label", "3"], "a label needs a label-conditioned model"),
     ] + ([] if torch.cuda.is_available() else [(["train", "--device", "cuda"], "this machine has no CUDA GPU")])
 
 

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from ppl_vae.cli import main
-from ppl_vae.evaluate import EVALUATION_KEYS
+from ppl_vae.evaluation.likelihood import EVALUATION_KEYS
 from tests.conftest import FAST
 
 

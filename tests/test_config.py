@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from ppl_vae.build import build_pair
-from ppl_vae.config import load_experiment, parse_override, shipped_experiments
-from ppl_vae.errors import ConfigError, NameTakenError, UnknownNameError
-from ppl_vae.registry import MODELS, Registry
+from ppl_vae.core.config import load_experiment, parse_override, shipped_experiments
+from ppl_vae.core.errors import ConfigError, NameTakenError, UnknownNameError
+from ppl_vae.core.registry import MODELS, Registry
+from ppl_vae.runs.prepare import build_pair
 
 SHAPES = {"x_shape": (1, 8, 8), "y_shape": None, "num_classes": 10, "levels": None, "image_shape": (1, 8, 8)}
 
@@ -38,8 +38,8 @@ def test_parse_override():
         ("training.epoch=3", r"unknown key 'epoch' in \[training\] \(did you mean 'epochs'\?\)"),
         ("training.epochs=2.5", r"\[training\] epochs must be a whole number"),
         ("training.learning_rate=0", "'learning_rate' must be positive"),
-        ("training.objective=elbo", "unknown training.objective 'elbo'; valid values: trace_elbo, analytic_kl, iwae"),
-        ("training.schedule=linear", "valid values: constant, exponential, cosine, iwae"),
+        ("training.objective=elbo", "unknown training.objective 'elbo'; valid values: analytic_kl, iwae, trace_elbo"),
+        ("training.schedule=linear", "valid values: constant, cosine, exponential, iwae"),
         ("training.dtype=float16", "valid values: float32, float64"),
         ("data.binarize=nosuch", "unknown data.binarize 'nosuch'; valid values: auto, none, threshold, dynamic"),
         ("data.dequantize=yes", "unknown data.dequantize 'yes'; valid values: auto, uniform"),

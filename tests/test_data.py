@@ -9,13 +9,13 @@ import pytest
 import torch
 from torch.distributions import constraints
 
-from ppl_vae.contract import ModelContract
+from ppl_vae.core.contract import ModelContract
+from ppl_vae.core.errors import ConfigError, DataError, DataNotFoundError
 from ppl_vae.data import Dataset, Split, check_data, check_fields, check_values
 from ppl_vae.data.datasets import load_binarized_mnist, load_digits, load_fashion_mnist, load_mnist
 from ppl_vae.data.provenance import check_same_data, data_record, random_subset
 from ppl_vae.data.readers import read_idx
 from ppl_vae.data.transforms import binarize, likelihood_levels, to_floating
-from ppl_vae.errors import ConfigError, DataError, DataNotFoundError
 
 BERNOULLI = ModelContract(support=constraints.boolean)
 GAUSSIAN = ModelContract(support=constraints.real)

@@ -5,14 +5,15 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ppl_vae.config import TrainingConfig
-from ppl_vae.device import frozen
-from ppl_vae.direct_elbo import DirectELBO, direct_elbo_applies
+from ppl_vae.core.config import TrainingConfig
+from ppl_vae.core.devices import frozen
 from ppl_vae.guides import GaussianEncoder
+from ppl_vae.infer.direct_elbo import DirectELBO, direct_elbo_applies
+from ppl_vae.infer.objectives import make_objective
+from ppl_vae.infer.objectives.kl_weight import KLWeight
+from ppl_vae.infer.pair import Pair
 from ppl_vae.models import BernoulliVAE, GaussianVAE
-from ppl_vae.objectives import KLWeight, make_objective
-from ppl_vae.pair import Pair
-from ppl_vae.strategies import SVIStrategy
+from ppl_vae.train.svi import SVIStrategy
 from tests.conftest import synthetic_binary
 
 SMALL = {"name": "mlp", "hidden": [8]}

@@ -9,11 +9,12 @@ import sys
 import pytest
 import torch
 
-from ppl_vae.checkpoint import load_checkpoint
-from ppl_vae.config import load_experiment
-from ppl_vae.distributed import World, check_batch
-from ppl_vae.errors import ConfigError, RunError
-from ppl_vae.run import load_trained, resume, train_experiment
+from ppl_vae.core.config import load_experiment
+from ppl_vae.core.errors import ConfigError, RunError
+from ppl_vae.runs.trained import load_trained
+from ppl_vae.runs.training import resume, train_experiment
+from ppl_vae.train.checkpoint import load_checkpoint
+from ppl_vae.train.distributed import World, check_batch
 from tests.conftest import killable_experiment
 
 EXPERIMENT = """

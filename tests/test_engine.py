@@ -16,12 +16,13 @@ from torch.distributions import constraints
 
 from ppl_vae import GuideContract, ModelContract, PyroFunction, register_guide, register_model, register_strategy
 from ppl_vae.cli import main
-from ppl_vae.config import load_experiment
-from ppl_vae.errors import ConfigError
-from ppl_vae.evaluate import importance_weighted_log_likelihood
-from ppl_vae.run import load_trained, resume, train_experiment
-from ppl_vae.strategies import SVIStrategy
-from ppl_vae.weights import sample_sites
+from ppl_vae.core.config import load_experiment
+from ppl_vae.core.errors import ConfigError
+from ppl_vae.evaluation.likelihood import importance_weighted_log_likelihood
+from ppl_vae.infer.weights import sample_sites
+from ppl_vae.runs.trained import load_trained
+from ppl_vae.runs.training import resume, train_experiment
+from ppl_vae.train.svi import SVIStrategy
 from tests.conftest import FAST
 
 
@@ -171,7 +172,7 @@ def test_a_strategy_with_an_extra_optimizer_resumes_exactly(fast_experiment, tmp
     with pytest.raises(KeyboardInterrupt):
         train_experiment(experiment, tmp_path / "cut", callbacks=[interrupt])
     resume(tmp_path / "cut")
-    from ppl_vae.checkpoint import load_checkpoint
+    from ppl_vae.train.checkpoint import load_checkpoint
 
     a, b = (load_checkpoint(d / "checkpoint.pt") for d in (whole, tmp_path / "cut"))
     assert all(torch.equal(a["pair"][k], b["pair"][k]) for k in a["pair"])

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-import ppl_vae.plots
-from ppl_vae.config import load_experiment
-from ppl_vae.run import train_experiment
+from ppl_vae.report import classification, latent_figures, ood, plots, ppc
+from ppl_vae.core.config import load_experiment
+from ppl_vae.runs.training import train_experiment
 from tests.conftest import FAST
 
 
@@ -14,13 +14,14 @@ from tests.conftest import FAST
 def figures(monkeypatch):
     """Every figure saved while the test runs, by file name (kept open for inspection)."""
     saved = {}
-    original = ppl_vae.plots.save_figure
+    original = plots.save_figure
 
     def keep(fig, path):
         saved[path.name] = fig
         original(fig, path)
 
-    monkeypatch.setattr(ppl_vae.plots, "save_figure", keep)
+    for module in (plots, ppc, classification, ood, latent_figures):
+        monkeypatch.setattr(module, "save_figure", keep)
     yield saved
 
 

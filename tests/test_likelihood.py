@@ -8,13 +8,13 @@ import pyro.distributions as dist
 import pytest
 import torch
 
-from ppl_vae.errors import DataError, MeasureError
-from ppl_vae.evaluate import importance_weighted_log_likelihood
+from ppl_vae.core.errors import DataError, MeasureError
+from ppl_vae.evaluation.likelihood import importance_weighted_log_likelihood
 from ppl_vae.guides import DeltaEncoder, GaussianEncoder
+from ppl_vae.infer.pair import Pair
+from ppl_vae.infer.pairing import PairingError
+from ppl_vae.infer.weights import traced_log_weights
 from ppl_vae.models import BernoulliVAE, LinearGaussianModel
-from ppl_vae.pair import Pair
-from ppl_vae.pairing import PairingError
-from ppl_vae.weights import traced_log_weights
 
 LINEAR = {"name": "mlp", "hidden": []}
 
@@ -146,8 +146,8 @@ def test_a_deterministic_encoder_is_refused():
 def test_no_continuous_model_reports_a_positive_log_likelihood_for_discrete_data(options):
     """The engine gives continuous likelihoods the data's levels, so they dequantize: every estimate is a
     bound on a probability, whatever the density's scale."""
-    from ppl_vae.build import prepare
-    from ppl_vae.config import load_experiment
+    from ppl_vae.core.config import load_experiment
+    from ppl_vae.runs.prepare import prepare
 
     sets = [f"model.{key}={value!r}" for key, value in options.items()]
     prepared = prepare(load_experiment("gaussian_digits", [*sets, "training.device='cpu'"]))
@@ -173,7 +173,7 @@ def test_a_needle_density_on_the_levels_is_a_probability_once_dequantized():
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_bernoulli_draws_follow_their_probabilities_in_the_parameters_dtype(dtype):
-    from ppl_vae.distributions import Bernoulli
+    from ppl_vae.core.distributions import Bernoulli
 
     probs = torch.tensor([0.0, 0.1, 0.5, 0.9, 1.0], dtype=dtype)
     bernoulli = Bernoulli(logits=torch.logit(probs)).expand((3, 5))
@@ -203,7 +203,7 @@ def test_the_level_categorical_is_a_distribution_over_the_levels_with_its_mean()
 
 
 def test_validation_batches_are_sized_by_the_widest_network():
-    from ppl_vae.evaluate import DEFAULT_MAX_ELEMENTS, examples_per_batch
+    from ppl_vae.infer.sizing import DEFAULT_MAX_ELEMENTS, examples_per_batch
     from ppl_vae.models.pixelcnn import PixelVAE
 
     x = torch.bernoulli(torch.full((4, 1, 8, 8), 0.3))

@@ -6,11 +6,11 @@ import pytest
 import torch
 from pyro import poutine
 
-from ppl_vae.errors import ConfigError
+from ppl_vae.core.errors import ConfigError
 from ppl_vae.guides import DeltaEncoder, GaussianEncoder
+from ppl_vae.infer.weights import sample_sites
 from ppl_vae.models import BernoulliVAE, Dequantized, GaussianVAE
 from ppl_vae.networks import build_network
-from ppl_vae.weights import sample_sites
 
 IMAGE = (1, 8, 8)
 MLP = {"name": "mlp", "hidden": [16, 8]}

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from ppl_vae.cli import main
-from ppl_vae.detection import separation
-from ppl_vae.ood import png_bits, typicality_scores
-from ppl_vae.run import train_experiment
+from ppl_vae.evaluation.detection import separation
+from ppl_vae.evaluation.ood import png_bits, typicality_scores
+from ppl_vae.runs.training import train_experiment
 
 
 def test_separation_measures_by_hand():
@@ -37,7 +37,7 @@ def test_png_length_is_shorter_for_simple_images():
 
 @pytest.fixture(scope="module")
 def digits_runs(tmp_path_factory):
-    from ppl_vae.config import load_experiment
+    from ppl_vae.core.config import load_experiment
 
     folder = tmp_path_factory.mktemp("ood")
     quick = ["training.device='cpu'", "training.epochs=8", "evaluation.iw_samples=5", "evaluation.ppc_examples=0"]

@@ -8,12 +8,12 @@ import pytest
 import torch
 from torch import nn
 
-from ppl_vae.contract import GuideContract
-from ppl_vae.errors import ConfigError
+from ppl_vae.core.contract import GuideContract
+from ppl_vae.core.errors import ConfigError
 from ppl_vae.guides import GaussianEncoder
+from ppl_vae.infer.pair import Pair
+from ppl_vae.infer.pairing import PairingError, check_pair
 from ppl_vae.models import BernoulliVAE
-from ppl_vae.pair import Pair
-from ppl_vae.pairing import PairingError, check_pair
 
 IMAGE = (1, 8, 8)
 

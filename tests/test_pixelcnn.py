@@ -8,7 +8,7 @@ import itertools
 import pytest
 import torch
 
-from ppl_vae.errors import ConfigError
+from ppl_vae.core.errors import ConfigError
 from ppl_vae.models.pixelcnn import AutoregressiveLikelihood, PixelCNNModel, PixelVAE
 from ppl_vae.networks.autoregressive import autoregressive_network
 
@@ -113,16 +113,17 @@ def test_a_pixelcnn_on_vectors_is_refused():
 
 
 def test_a_long_sample_request_is_refused_with_its_estimate_unless_confirmed(tmp_path, capsys, monkeypatch):
-    import ppl_vae.cli as cli
-    from ppl_vae.config import load_experiment
-    from ppl_vae.run import train_experiment
+    import ppl_vae.commands.sample as sample_command
+    from ppl_vae.cli import main
+    from ppl_vae.core.config import load_experiment
+    from ppl_vae.runs.training import train_experiment
 
     overrides = ["training.device='cpu'", "training.epochs=1", "model.channels=4", "model.layers=0"]
     overrides += ["evaluation.ppc_examples=0"]
     run = train_experiment(load_experiment("pixelcnn_digits", overrides), tmp_path / "run")
-    monkeypatch.setattr(cli, "SAMPLING_LIMIT_SECONDS", 0)
-    assert cli.main(["sample", str(run), "--num-samples", "4"]) == 1
+    monkeypatch.setattr(sample_command, "SAMPLING_LIMIT_SECONDS", 0)
+    assert main(["sample", str(run), "--num-samples", "4"]) == 1
     error = capsys.readouterr().err
     assert "drawing 4 samples" in error and "add --yes" in error and error.count("\n") == 1
-    assert cli.main(["sample", str(run), "--num-samples", "4", "--yes"]) == 0
+    assert main(["sample", str(run), "--num-samples", "4", "--yes"]) == 0
     assert (run / "samples-seed0.png").exists()

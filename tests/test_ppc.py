@@ -9,20 +9,14 @@ import numpy as np
 import pytest
 import torch
 
-from ppl_vae.config import load_experiment
-from ppl_vae.errors import DataError, UnknownNameError
-from ppl_vae.ppc import (
-    NO_IMAGE_NOTE,
-    PPC_KEYS,
-    calibration_counts,
-    check_files,
-    posterior_predictive_check,
-    summarize,
-    write_check,
-)
-from ppl_vae.registry import STATISTICS
-from ppl_vae.run import load_trained, train_experiment
-from ppl_vae.statistics import edge_length, left_right_balance, strokes, total_ink
+from ppl_vae.core.config import load_experiment
+from ppl_vae.core.errors import DataError, UnknownNameError
+from ppl_vae.core.registry import STATISTICS
+from ppl_vae.evaluation.ppc import NO_IMAGE_NOTE, PPC_KEYS, calibration_counts, posterior_predictive_check, summarize
+from ppl_vae.evaluation.statistics import edge_length, left_right_balance, strokes, total_ink
+from ppl_vae.report.ppc import check_files, write_check
+from ppl_vae.runs.trained import load_trained
+from ppl_vae.runs.training import train_experiment
 from tests.test_training import small_pair
 
 IMAGE = (1, 8, 8)

@@ -9,11 +9,11 @@ import pyro
 import pytest
 import torch
 
+from ppl_vae.evaluation.sample_quality import entropies, frechet_distance
+from ppl_vae.evaluation.two_sample import mmd_test
+from ppl_vae.infer.objectives import make_objective
 from ppl_vae.models.bernoulli import BernoulliVAE
 from ppl_vae.models.priors import build_prior
-from ppl_vae.objectives import make_objective
-from ppl_vae.sample_quality import entropies, frechet_distance
-from ppl_vae.two_sample import mmd_test
 
 
 def test_circle_mixture_density_is_the_equal_mixture_of_its_components():

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ppl_vae.config import load_experiment
-from ppl_vae.run import train_experiment
+from ppl_vae.core.config import load_experiment
+from ppl_vae.runs.training import train_experiment
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 BLOCK = re.compile(r"```(python|toml)\n(.*?)```", re.DOTALL)

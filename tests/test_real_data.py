@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from ppl_vae.cli import main
-from ppl_vae.config import load_experiment
+from ppl_vae.core.config import load_experiment
 from ppl_vae.data.datasets import load_binarized_mnist, load_fashion_mnist, load_mnist
-from ppl_vae.run import train_experiment
+from ppl_vae.runs.training import train_experiment
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -53,8 +53,8 @@ def test_conv_experiments_train_an_epoch_and_every_command_works(name, tmp_path)
 
 
 def test_mnist_quadrants_and_conditional_experiments_build():
-    from ppl_vae.build import prepare
     from ppl_vae.data.tasks import load_quadrants
+    from ppl_vae.runs.prepare import prepare
 
     data = load_quadrants("mnist", 1, data_dir=str(SHARED), download=False)
     assert (data.x_shape, data.y_shape, len(data.train)) == ((196,), (588,), 55000)

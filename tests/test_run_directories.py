@@ -10,11 +10,12 @@ import sys
 import pytest
 import torch
 
-from ppl_vae.checkpoint import load_checkpoint
 from ppl_vae.cli import main
-from ppl_vae.config import load_experiment, tomllib
-from ppl_vae.lock import LOCK_FILE, RunLock
-from ppl_vae.run import load_trained, resume, train_experiment
+from ppl_vae.core.config import load_experiment, tomllib
+from ppl_vae.runs.lock import LOCK_FILE, RunLock
+from ppl_vae.runs.trained import load_trained
+from ppl_vae.runs.training import resume, train_experiment
+from ppl_vae.train.checkpoint import load_checkpoint
 from tests.conftest import FAST, killable_experiment
 from tests.test_cli import set_args
 
@@ -58,7 +59,7 @@ def test_a_stale_lock_of_a_dead_process_is_recovered(tmp_path, fast_experiment):
     run.mkdir()
     code = (
         "import os, pathlib, signal\n"
-        "from ppl_vae.lock import RunLock\n"
+        "from ppl_vae.runs.lock import RunLock\n"
         f"RunLock(pathlib.Path({str(run)!r}), 'train').__enter__()\n"
         "os.kill(os.getpid(), signal.SIGKILL)\n"
     )

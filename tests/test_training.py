@@ -8,19 +8,21 @@ import math
 import pytest
 import torch
 
-from ppl_vae.checkpoint import load_checkpoint
-from ppl_vae.config import TrainingConfig
-from ppl_vae.errors import CheckpointError, ConfigError, DataError, RunError, TrainingDiverged
-from ppl_vae.evaluate import elbo_per_example
+from ppl_vae.core.config import TrainingConfig
+from ppl_vae.core.errors import CheckpointError, ConfigError, DataError, RunError, TrainingDiverged
 from ppl_vae.guides import GaussianEncoder
+from ppl_vae.infer.bounds import elbo_per_example
+from ppl_vae.infer.objectives import make_objective
+from ppl_vae.infer.objectives.kl_weight import KLWeight
+from ppl_vae.infer.pair import Pair
+from ppl_vae.infer.weights import log_weights
 from ppl_vae.models import BernoulliVAE
-from ppl_vae.objectives import KLWeight, make_objective
-from ppl_vae.optim import iwae_stage, schedule_factor
-from ppl_vae.pair import Pair
-from ppl_vae.report import SUMMARY_KEYS
-from ppl_vae.run import load_trained, resume, train_experiment
-from ppl_vae.train import Trainer
-from ppl_vae.weights import log_weights
+from ppl_vae.report.summary import SUMMARY_KEYS
+from ppl_vae.runs.trained import load_trained
+from ppl_vae.runs.training import resume, train_experiment
+from ppl_vae.train.checkpoint import load_checkpoint
+from ppl_vae.train.schedules import iwae_stage, schedule_factor
+from ppl_vae.train.trainer import Trainer
 from tests.conftest import synthetic_binary
 
 RUN_FILES = {
@@ -216,7 +218,7 @@ def test_clipping_bounds_the_gradient_norm():
 
 
 def test_gaussian_experiment_on_grey_levels_reports_a_probability(tmp_path):
-    from ppl_vae.config import load_experiment
+    from ppl_vae.core.config import load_experiment
 
     overrides = ["training.epochs=2", "model.decoder.hidden=[16]", "guide.encoder.hidden=[16]", "training.device='cpu'"]
     summary = json.loads(

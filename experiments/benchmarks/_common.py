@@ -7,13 +7,13 @@ from pathlib import Path
 
 import torch
 
-from ppl_vae.config import load_experiment
+from ppl_vae.core.config import load_experiment
 from ppl_vae.data import DATA_ENV, Dataset, Split
 from ppl_vae.data.datasets import load_binarized_mnist
 from ppl_vae.data.transforms import to_floating
 from ppl_vae.guides import GaussianEncoder
+from ppl_vae.infer.pair import Pair
 from ppl_vae.models import BernoulliVAE
-from ppl_vae.pair import Pair
 
 SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 NETWORKS = {  # decoder, encoder, latent size: the IWAE paper's MLP and conv_binarized_mnist's conv pair
@@ -50,7 +50,7 @@ def data_dir_override(dataset: str) -> str | None:
 
 def trained_once(name: str, run_dir: Path, overrides: list[str]) -> Path:
     """The run of experiment ``name`` in ``run_dir``: trained with ``overrides`` unless it already finished there."""
-    from ppl_vae.run import train_experiment
+    from ppl_vae.runs.training import train_experiment
 
     if not (run_dir / "summary.json").exists():
         print(f"training {name} into {run_dir}", flush=True)

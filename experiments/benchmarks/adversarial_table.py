@@ -1,5 +1,5 @@
 """The VAE, the adversarial autoencoder (Normal and mixture priors), the conditional AAE and the GAN,
-trained on the same data and compared by the same measures (``ppl_vae.compare``).
+trained on the same data and compared by the same measures (``ppl_vae.commands.quality``).
 
 Rows (MNIST: 8-D codes, 784-500-500 MLPs for the VAE and the AAEs, the DCGAN-style conv GAN):
 
@@ -30,9 +30,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import data_dir_override, trained_once  # noqa: E402
 
-from ppl_vae.compare import run_quality  # noqa: E402
-from ppl_vae.run import load_trained  # noqa: E402
-from ppl_vae.sample_quality import FeatureClassifier  # noqa: E402
+from ppl_vae.commands.quality import run_quality  # noqa: E402
+from ppl_vae.evaluation.sample_quality import FeatureClassifier  # noqa: E402
+from ppl_vae.runs.trained import load_trained  # noqa: E402
 
 ROWS = {
     "mnist": [

@@ -29,10 +29,10 @@ from pathlib import Path
 
 import torch
 
-from ppl_vae.evaluate import importance_weighted_log_likelihood
-from ppl_vae.latents import reconstruction_errors
+from ppl_vae.evaluation.latents import reconstruction_errors
+from ppl_vae.evaluation.likelihood import importance_weighted_log_likelihood
 from ppl_vae.models.linear_gaussian import fit_ppca
-from ppl_vae.run import load_trained
+from ppl_vae.runs.trained import load_trained
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import data_dir_override, trained_once  # noqa: E402

@@ -30,8 +30,9 @@ from _common import benchmark_pair, binarized_mnist_or_random
 from pyro.infer.importance import vectorized_importance_weights
 from torch.nn import functional as F
 
-from ppl_vae.evaluate import DEFAULT_MAX_ELEMENTS, _chunk_sizes, importance_weighted_log_likelihood
-from ppl_vae.pair import Pair
+from ppl_vae.evaluation.likelihood import importance_weighted_log_likelihood
+from ppl_vae.infer.pair import Pair
+from ppl_vae.infer.sizing import DEFAULT_MAX_ELEMENTS, chunk_sizes
 
 SIZES = [50, 200, 200, 784]  # decoder; the encoder is 784-200-200-100
 LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
@@ -93,7 +94,7 @@ def main() -> None:
     model, guide = pair.model, pair.guide
     print(f"data: {source}; N = {n} test images, K = {k}, {args.threads} thread(s)")
 
-    n_chunk, k_chunk = _chunk_sizes(n, k, 784, DEFAULT_MAX_ELEMENTS)
+    n_chunk, k_chunk = chunk_sizes(n, k, 784, DEFAULT_MAX_ELEMENTS)
     flops = matmul_flops_per_second(n_chunk * k_chunk)
     decoder_macs = sum(a * b for a, b in zip(SIZES[:-1], SIZES[1:]))
     encoder_macs = 784 * 200 + 200 * 200 + 200 * 100

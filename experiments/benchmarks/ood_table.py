@@ -1,5 +1,5 @@
 """Rejecting inputs by density, and its known failure: Fashion-MNIST against MNIST, both ways, for a VAE and a
-PixelCNN (``ppl-vae ood`` on each run; ``ppl_vae.ood`` documents the scores).
+PixelCNN (``ppl-vae ood`` on each run; ``ppl_vae.evaluation.ood`` documents the scores).
 
 Rows: a model trained on one dataset (grey levels, discretized logistic pixels: ``conv_fashion_mnist`` /
 ``conv_mnist``, ``gated_pixelcnn_fashion_mnist`` / ``gated_pixelcnn_mnist``), scored on up to ``--limit`` of its
@@ -23,8 +23,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import data_dir_override, trained_once  # noqa: E402
 
-from ppl_vae.ood import detect, load_outliers  # noqa: E402
-from ppl_vae.run import load_trained  # noqa: E402
+from ppl_vae.commands.ood import load_outliers  # noqa: E402
+from ppl_vae.evaluation.ood import detect  # noqa: E402
+from ppl_vae.runs.trained import load_trained  # noqa: E402
 
 ROWS = [
     ("VAE", "conv_fashion_mnist", "mnist"),

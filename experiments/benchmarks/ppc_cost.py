@@ -23,7 +23,8 @@ import time
 import torch
 from _common import benchmark_pair, binarized_mnist_or_random
 
-from ppl_vae.ppc import posterior_predictive_check, write_check
+from ppl_vae.evaluation.ppc import posterior_predictive_check
+from ppl_vae.report.ppc import write_check
 
 
 def resident_megabytes() -> float:

@@ -23,10 +23,10 @@ from pathlib import Path
 
 import torch
 
-from ppl_vae.device import frozen
-from ppl_vae.plots import plot_image_rows
-from ppl_vae.predictive import output_predictive
-from ppl_vae.run import load_trained
+from ppl_vae.core.devices import frozen
+from ppl_vae.infer.predictive import output_predictive
+from ppl_vae.report.plots import plot_image_rows
+from ppl_vae.runs.trained import load_trained
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import data_dir_override, trained_once  # noqa: E402

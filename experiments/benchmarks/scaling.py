@@ -2,7 +2,7 @@
 
 Each configuration runs in fresh processes: ``torchrun --standalone --nproc_per_node=N`` starts this
 script's worker, which trains one epoch of ppl_vae's own :class:`~ppl_vae.train.Trainer` (Trace_ELBO,
-gradients all-reduced over the ranks, ``ppl_vae.distributed``) over ``steps`` global batches, validation
+gradients all-reduced over the ranks, ``ppl_vae.train.distributed``) over ``steps`` global batches, validation
 excluded, and rank 0 prints the seconds between two collective barriers. On the CPU every process gets
 ``--threads`` threads (gloo; N = 2 by default, the target there is >= 1.7x on 2 free cores with the
 conv VAE); with CUDA GPUs N is the number of GPUs (NCCL, one GPU per process) and the baseline is one GPU.
@@ -23,10 +23,10 @@ import time
 import torch
 from _common import NETWORKS, benchmark_pair, binarized_mnist_or_random
 
-from ppl_vae.config import TrainingConfig
+from ppl_vae.core.config import TrainingConfig
 from ppl_vae.data import Split
-from ppl_vae.distributed import connect, leave, world_from_environment
-from ppl_vae.train import Trainer
+from ppl_vae.train.distributed import connect, leave, world_from_environment
+from ppl_vae.train.trainer import Trainer
 
 RESULT = "scaling-result "
 

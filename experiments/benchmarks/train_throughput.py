@@ -20,10 +20,10 @@ import torch
 from _common import NETWORKS, benchmark_pair, binarized_mnist_or_random
 from torch.nn import functional as F
 
-from ppl_vae.config import TrainingConfig
+from ppl_vae.core.config import TrainingConfig
+from ppl_vae.core.devices import resolve_device
 from ppl_vae.data import Dataset, Split
-from ppl_vae.device import resolve_device
-from ppl_vae.train import Trainer
+from ppl_vae.train.trainer import Trainer
 
 LOG_2PI = math.log(2 * math.pi)
 

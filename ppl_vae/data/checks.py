@@ -14,9 +14,9 @@ from torch import Tensor
 from torch.distributions import constraints
 from torch.distributions.constraints import Constraint
 
-from ppl_vae.contract import Conditioning, ModelContract, support_name
+from ppl_vae.core.contract import Conditioning, ModelContract, support_name
+from ppl_vae.core.errors import DataError
 from ppl_vae.data.containers import SPLITS, Dataset, Split
-from ppl_vae.errors import DataError
 
 GRID_TOLERANCE = 1e-3  # |value * (levels - 1) - nearest integer| allowed for floating grey levels
 INTEGER_DTYPES = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)

@@ -18,10 +18,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ppl_vae.core.errors import ConfigError, DataNotFoundError
+from ppl_vae.core.registry import register_dataset
 from ppl_vae.data.containers import Dataset, Split
 from ppl_vae.data.readers import find_or_download, present, read_amat, read_idx, resolve_data_dir
-from ppl_vae.errors import ConfigError, DataNotFoundError
-from ppl_vae.registry import register_dataset
 
 
 def shuffled_splits(

@@ -15,8 +15,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ppl_vae.core.errors import DataError
 from ppl_vae.data.containers import Dataset, Split
-from ppl_vae.errors import DataError
 
 
 def _digest(tensors: list[Tensor | None]) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ppl_vae.errors import DataError, DataNotFoundError
+from ppl_vae.core.errors import DataError, DataNotFoundError
 
 DATA_ENV = "PPL_VAE_DATA"
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ppl_vae.core.errors import ConfigError
+from ppl_vae.core.registry import register_dataset
 from ppl_vae.data.containers import Dataset, Split
 from ppl_vae.data.datasets import load_digits, load_mnist
-from ppl_vae.errors import ConfigError
-from ppl_vae.registry import register_dataset
 
 QUADRANT_INPUTS = {1: "the bottom-left quadrant", 2: "the left half", 3: "all but the bottom-right quadrant"}
 QUADRANT_SOURCES = ("digits", "mnist")

@@ -16,10 +16,10 @@ import torch
 from torch import Tensor
 from torch.distributions import constraints
 
-from ppl_vae.contract import ModelContract, levels
+from ppl_vae.core.contract import ModelContract, levels
+from ppl_vae.core.errors import ConfigError
 from ppl_vae.data.checks import INTEGER_DTYPES
 from ppl_vae.data.containers import Dataset, Split
-from ppl_vae.errors import ConfigError
 
 
 def _floating(values: Tensor | None, levels: int | None, dtype: torch.dtype) -> Tensor | None:

@@ -6,7 +6,7 @@ The contract of a network constructor (``@register_network("name")``): it is cal
 ``(..., *in_shape)`` and an optional per-example condition ``(..., condition_dim)`` to
 ``(..., *out_shape)``, for any number of leading dimensions (data, particles). Shapes are
 ``(D,)`` for vectors and ``(C, H, W)`` for images; a network that cannot map the shapes it
-is given raises :class:`~ppl_vae.errors.ConfigError` naming them. Options are the other
+is given raises :class:`~ppl_vae.core.errors.ConfigError` naming them. Options are the other
 keys of the experiment's table (``[model.decoder]``, ``[guide.encoder]``).
 
 Built in: ``mlp`` (:mod:`ppl_vae.networks.mlp`) and ``conv`` (:mod:`ppl_vae.networks.conv`,
@@ -19,9 +19,9 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from ppl_vae.construct import as_table, construct
-from ppl_vae.errors import ConfigError
-from ppl_vae.registry import NETWORKS
+from ppl_vae.core.construct import as_table, construct
+from ppl_vae.core.errors import ConfigError
+from ppl_vae.core.registry import NETWORKS
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
@@ -37,17 +37,6 @@ def activation_layer(name: str) -> nn.Module:
     if name not in ACTIVATIONS:
         raise ConfigError(f"unknown activation '{name}'; valid activations: {', '.join(sorted(ACTIVATIONS))}")
     return ACTIVATIONS[name]()
-
-
-def check_sizes(**sizes: Any) -> None:
-    """Each keyword a positive whole number or a list of them (``channels``: not empty); a ConfigError names
-    the first that is not."""
-    for name, value in sizes.items():
-        if name == "channels" and not value:
-            raise ConfigError("channels must list at least one layer, got []")
-        for size in value if isinstance(value, (list, tuple)) else [value]:
-            if not isinstance(size, int) or isinstance(size, bool) or size < 1:
-                raise ConfigError(f"{name} must be positive whole numbers, got {value!r}")
 
 
 class Network(nn.Module):

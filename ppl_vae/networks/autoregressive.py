@@ -26,8 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ppl_vae.errors import ConfigError
-from ppl_vae.networks import check_sizes
+from ppl_vae.core.errors import ConfigError
+from ppl_vae.core.sizes import check_sizes
 
 KINDS = ("pixelcnn", "gated", "row_lstm")
 

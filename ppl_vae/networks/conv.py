@@ -17,10 +17,11 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from ppl_vae.errors import ConfigError
-from ppl_vae.networks import Network, activation_layer, check_sizes
+from ppl_vae.core.errors import ConfigError
+from ppl_vae.core.registry import register_network
+from ppl_vae.core.sizes import check_sizes
+from ppl_vae.networks import Network, activation_layer
 from ppl_vae.networks.mlp import mlp_layers
-from ppl_vae.registry import register_network
 
 KERNEL, STRIDE, PADDING = 4, 2, 1
 

@@ -8,8 +8,9 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from ppl_vae.networks import Network, activation_layer, check_sizes
-from ppl_vae.registry import register_network
+from ppl_vae.core.registry import register_network
+from ppl_vae.core.sizes import check_sizes
+from ppl_vae.networks import Network, activation_layer
 
 
 def mlp_layers(in_features: int, hidden: Sequence[int], out_features: int, activation: str) -> nn.Sequential:

@@ -1,0 +1,70 @@
+"""The ``ppl-vae`` command: one module per command, each argument parsing and printing over the library
+function of the same name in ``ppl_vae.commands``.
+
+Heavy libraries (torch, Pyro, ArviZ, scikit-learn) load inside the commands that use them, so
+``ppl-vae --help`` and ``ppl-vae list`` start fast. Every user error is one line,
+``ppl-vae: error: <sentence>``; an error raised in a user's plugin is followed by its traceback.
+
+May import ``ppl_vae.commands`` and, for the few names it prints, what those return.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from types import ModuleType
+
+from ppl_vae.cli import classify, evaluate, latents, listing, ood, ppc, probe, quality, sample, train
+from ppl_vae.core.errors import ConfigError, PluginError, UserError
+
+COMMANDS: dict[str, ModuleType] = {
+    "train": train,
+    "sample": sample,
+    "evaluate": evaluate,
+    "ppc": ppc,
+    "classify": classify,
+    "latents": latents,
+    "probe": probe,
+    "ood": ood,
+    "quality": quality,
+    "list": listing,
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ppl-vae", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, module in COMMANDS.items():
+        command = commands.add_parser(name, help=module.HELP)
+        module.add_arguments(command)
+        command.set_defaults(handler=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1 and args.command != "train":
+            raise ConfigError(f"only 'train' runs under torchrun; run 'ppl-vae {args.command}' as one process")
+        args.handler(args)
+    except PluginError as error:
+        print(f"ppl-vae: error: {error}", file=sys.stderr)
+        traceback.print_exception(error.__cause__, file=sys.stderr)
+        return 1
+    except UserError as error:
+        print(f"ppl-vae: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(
+            "ppl-vae: interrupted; the last finished epoch is in the run's checkpoint "
+            "(continue with ppl-vae train --resume RUN_DIR)",
+            file=sys.stderr,
+        )
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""``ppl-vae quality RUN_DIR [--samples N] [--permutations P] [--seed S]``."""
+
+from __future__ import annotations
+
+import argparse
+
+from ppl_vae.cli.common import add_device, print_table
+
+HELP = (
+    "sample quality (Fréchet distance in a small classifier's features, label entropies) and the "
+    "aggregate posterior's distance from the prior (MMD, permutation p-value)"
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dir")
+    parser.add_argument("--samples", type=int, default=2000, help="model samples, real images and codes compared")
+    parser.add_argument("--permutations", type=int, default=200, help="of the MMD permutation test")
+    parser.add_argument("--seed", type=int, default=0)
+    add_device(parser)
+
+
+def run(args: argparse.Namespace) -> None:
+    from ppl_vae.commands.quality import quality
+
+    result, path = quality(args.run_dir, args.samples, args.permutations, args.seed, args.device)
+    for key in ("sample_quality", "aggregate_posterior_mmd"):
+        if result[key] is not None:
+            print(f"{key}:")
+            print_table(result[key])
+    for note in result["notes"]:
+        print(note)
+    print(f"wrote {path}")

@@ -1,0 +1,69 @@
+"""What the commands share: checking counts, naming their outputs, and choosing examples of a split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from torch import Tensor
+
+from ppl_vae.core.contract import Conditioning
+from ppl_vae.core.errors import ConfigError, RunError
+from ppl_vae.data.containers import Dataset
+from ppl_vae.data.provenance import random_subset
+from ppl_vae.runs.trained import TrainedRun, load_trained
+
+
+def require_positive(value: int | None, name: str) -> None:
+    """A ConfigError unless the count ``name`` is unset (None) or a whole number of at least 1."""
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+        raise ConfigError(f"{name} must be a whole number of at least 1, got {value!r}")
+
+
+def trained(run: TrainedRun | str | Path, device: str | None = None) -> TrainedRun:
+    """``run`` itself, or the run loaded from the directory ``run`` onto ``device``."""
+    return run if isinstance(run, TrainedRun) else load_trained(Path(run), device)
+
+
+def output_stem(kind: str, split: str, limit: int | None, seed: int, **params: int) -> str:
+    """The name of a command's output that says what it is: ``evaluation-test-K5000``,
+    ``classification-valid-random50-seed0-K100``. The files written at the end of training
+    (``summary.json``, ``classification.json``, ``ppc.*``) are never replaced by these."""
+    parts = [kind, split]
+    if limit is not None:
+        parts.append(f"random{limit}")
+    if limit is not None or seed:
+        parts.append(f"seed{seed}")
+    parts += [f"{key}{value}" for key, value in params.items()]
+    return "-".join(parts)
+
+
+def split_of(run: TrainedRun, split: str, limit: int | None, seed: int) -> tuple[Dataset, Tensor, Tensor | None, str]:
+    """(the run's dataset, x, y, phrase) of ``split``: all of it, or ``limit`` examples drawn at random with
+    ``seed`` (the phrase says which)."""
+    require_positive(limit, "limit")
+    data = run.data()
+    chosen, which = random_subset(data.split(split), limit, seed)
+    return data, chosen.x, chosen.y, f"{which} {split} examples"
+
+
+def writable_output(path: Path) -> Path:
+    """``path`` if its folder exists and it is not a folder itself; else one sentence."""
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"the output {path} is a folder; give a file name such as {path / 'samples.png'}")
+    if not path.parent.is_dir():
+        raise ConfigError(f"the output {path}: the folder {path.parent} does not exist")
+    return path
+
+
+def require_codes(run, command: str) -> None:
+    """Refuse, in one sentence, a run whose codes q(z | x) ``command`` cannot read."""
+    contract = run.pair.model_contract
+    if not contract.latent:
+        raise RunError(f"{run.directory} has no latent variables: {command} reads codes")
+    if contract.conditioning is Conditioning.INPUT:
+        raise RunError(f"{run.directory} predicts outputs y from inputs x: {command} reads codes of whole data points")
+    if contract.conditioning is Conditioning.LABELS:
+        raise RunError(
+            f"{run.directory} is label-conditioned: its codes q(z | x, y) need the label, {command} has none"
+        )

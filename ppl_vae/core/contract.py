@@ -1,0 +1,134 @@
+"""What a model or a guide declares about itself, read by the engine before anything is built.
+
+A model class says it once, as a class attribute ``contract = ModelContract(...)`` (or, when
+the declaration depends on constructor options such as the chosen likelihood, with a
+classmethod ``declare(options) -> ModelContract``); a factory function says it when it is
+registered (``register_model("name", contract=ModelContract(...))``). Guides likewise with
+:class:`GuideContract`. The engine reads nothing else: which data field is scored and how it
+is checked, binarized or dequantized, which reports and figures apply, whether importance
+weighting can measure the pair.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+from torch.distributions import constraints
+from torch.distributions.constraints import Constraint
+
+from ppl_vae.core.errors import ConfigError
+from ppl_vae.core.registry import GUIDES, MODELS, Registry
+
+
+class Conditioning(enum.Enum):
+    """What a model's other argument is: nothing, class labels y, or an input x (structured outputs)."""
+
+    NONE = "none"
+    LABELS = "labels"
+    INPUT = "input"
+
+
+class _Levels(constraints.Constraint):
+    """The values k / (L - 1), k = 0 .. L - 1, of discrete data with L levels (L is the data's)."""
+
+    is_discrete = True
+    event_dim = 0
+
+    def check(self, value):
+        return (value >= 0) & (value <= 1)
+
+
+levels = _Levels()
+
+SUPPORTS = {
+    "binary": constraints.boolean,
+    "levels": levels,
+    "unit_interval": constraints.unit_interval,
+    "real": constraints.real,
+}
+
+
+def support_name(support: Constraint) -> str:
+    """``"binary"``, ``"levels"``, ``"unit_interval"`` or ``"real"`` for the supports a likelihood may declare."""
+    for name, constraint in SUPPORTS.items():
+        if support is constraint:
+            return name
+    raise ValueError(
+        f"unsupported data support {support!r}; declare one of constraints.boolean, ppl_vae.contract.levels, "
+        "constraints.unit_interval or constraints.real"
+    )
+
+
+@dataclass(frozen=True)
+class ModelContract:
+    """A model p(z) p(obs | z, c), as the engine needs to know it.
+
+    ``support``: where each observed value lives: ``constraints.boolean`` for a Bernoulli
+    likelihood; :data:`levels` for a probability mass over the data's grey levels (a
+    discretized likelihood, given the data's number of levels); ``constraints.unit_interval``
+    or ``constraints.real`` for continuous densities, which dequantize discrete data.
+    ``observed``: the sample site and argument the likelihood scores, ``"x"`` or, for
+    structured outputs, ``"y"``. ``conditioning``: what the other argument is. ``latent``:
+    whether there are latent sites (without, the likelihood is exact). ``density``: False for an
+    implicit model (a GAN's generator: x a deterministic function of z, samples but no
+    likelihood), whose latents no guide infers and which nothing scores.
+    """
+
+    support: Constraint
+    observed: str = "x"
+    conditioning: Conditioning = Conditioning.NONE
+    latent: bool = True
+    density: bool = True
+
+    def __post_init__(self) -> None:
+        support_name(self.support)
+        if self.observed not in ("x", "y"):
+            raise ValueError(f"ModelContract.observed must be 'x' or 'y', got {self.observed!r}")
+        if self.conditioning is Conditioning.INPUT and self.observed != "y":
+            raise ValueError("a model conditioned on an input x must observe its output 'y'")
+
+    @property
+    def discrete(self) -> bool:
+        """True for a probability mass (on {0, 1} or on the data's levels); False for a density."""
+        return self.support is constraints.boolean or self.support is levels
+
+    @property
+    def generates_images(self) -> bool:
+        """True when the observed field is the whole data point x (not an output given an input)."""
+        return self.observed == "x"
+
+
+@dataclass(frozen=True)
+class GuideContract:
+    """A guide q(z | x, ...). ``density``: False for a deterministic encoder (a ``Delta`` on z),
+    whose log-weights say nothing about log p(x): importance weighting refuses it."""
+
+    density: bool = True
+
+
+def _declared(registry: Registry, name: str, options: dict[str, Any], kind: type) -> Any:
+    constructor = registry.get(name)
+    contract = registry.metadata(name).get("contract")
+    if contract is None and hasattr(constructor, "declare"):
+        contract = constructor.declare(options)
+    elif contract is None:
+        contract = getattr(constructor, "contract", None)
+    if not isinstance(contract, kind):
+        raise ConfigError(
+            f"{registry.kind} '{name}' declares no {kind.__name__}: give its class a `contract = "
+            f"{kind.__name__}(...)` attribute, or register it with register_{registry.kind}('{name}', "
+            f"contract={kind.__name__}(...))"
+        )
+    return contract
+
+
+def model_contract(name: str, options: dict[str, Any]) -> ModelContract:
+    """The declaration of the model registered as ``name``, built with constructor ``options``."""
+    return _declared(MODELS, name, options, ModelContract)
+
+
+def guide_contract(name: str, options: dict[str, Any]) -> GuideContract:
+    """The declaration of the guide registered as ``name``."""
+    return _declared(GUIDES, name, options, GuideContract)

@@ -1,0 +1,253 @@
+"""The log-likelihood of a trained pair per example, by importance weighting, with its diagnostics.
+
+The estimate runs under ``torch.no_grad`` and on a forked random-number stream seeded by the
+caller: parameters, gradients and the global random state are the same after a call as before it.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import pyro
+import pyro.distributions as dist
+import torch
+from torch import Tensor
+
+from ppl_vae.core.devices import frozen
+from ppl_vae.core.progress import Progress
+from ppl_vae.data.checks import check_data
+from ppl_vae.infer.bounds import refuse_non_density
+from ppl_vae.infer.pair import Pair
+from ppl_vae.infer.pairing import PROBE_SIZE
+from ppl_vae.infer.sizing import DEFAULT_MAX_ELEMENTS, batches, chunk_sizes, widest_per_sample
+from ppl_vae.infer.weights import sample_sites, traced_log_weights
+
+MIN_SAMPLES_FOR_KHAT = 25
+KHAT_THRESHOLD = 0.7
+
+
+@dataclass
+class ImportanceWeightedEstimate:
+    r"""Per-example results of :func:`importance_weighted_log_likelihood`, all shaped (N,).
+
+    - ``log_likelihood``: :math:`\log \hat p(x) = \operatorname{logsumexp}_k \log w_k - \log K`,
+      nats; a stochastic lower bound on log p(x) in expectation (the IWAE bound), tight as K grows.
+    - ``standard_error``: Monte Carlo standard error of ``log_likelihood`` by the delta method,
+      :math:`\operatorname{sd}(w) / (\sqrt{K}\,\bar w)`; unreliable itself when k-hat is high.
+    - ``ess``: effective sample size of the weights, :math:`(\sum w)^2 / \sum w^2`, between 1 and K.
+    - ``khat``: Pareto k-hat of the weights (``arviz.psislw``). Above 0.7 the weights' tail is so
+      heavy that the estimate, and its standard error, should not be trusted (Vehtari et al. 2024).
+      NaN when K < 25: too few weights to fit the tail (PSIS uses the largest 20%, at least 5), and
+      where all K weights are equal (a model without latents: the estimate is exact).
+    - ``elbo``: the mean of the K log-weights: the ELBO estimated from the same samples.
+    - ``latent_means``: per latent site, the mean of its K samples, (N, *event shape): a Monte Carlo
+      posterior mean, used to count active units.
+    - ``kl_per_dim``: per latent site whose guide and prior factorize (``Independent``),
+      the Monte Carlo KL(q(z_j|x) || p(z_j)) of each dimension j, (N, dims).
+    - ``exact``: True for a model without latents, whose log-likelihood is computed exactly (K = 1).
+
+    All tensors are on the CPU.
+    """
+
+    log_likelihood: Tensor
+    standard_error: Tensor
+    ess: Tensor
+    khat: Tensor
+    elbo: Tensor
+    latent_means: dict[str, Tensor]
+    kl_per_dim: dict[str, Tensor]
+    num_samples: int
+    exact: bool = False
+
+
+def _per_dim_kl(guide_site: dict, model_site: dict) -> Tensor | None:
+    """(K, n, dims) log q(z_j|x) - log p(z_j), or None if either side does not factorize."""
+    q, p = guide_site["fn"], model_site["fn"]
+    if not (isinstance(q, dist.Independent) and isinstance(p, dist.Independent)):
+        return None
+    value = guide_site["value"]
+    difference = q.base_dist.log_prob(value) - p.base_dist.log_prob(value)
+    return difference.reshape(*difference.shape[:2], -1)
+
+
+def importance_weighted_log_likelihood(
+    pair: Pair,
+    x: Tensor,
+    y: Tensor | None = None,
+    num_samples: int = 5000,
+    max_elements: int = DEFAULT_MAX_ELEMENTS,
+    seed: int = 0,
+    progress: bool = False,
+) -> ImportanceWeightedEstimate:
+    r"""Estimate log p(x) per example by importance sampling with the guide as proposal.
+
+    For each example, K = ``num_samples`` latents z_k ~ q(z | x) give
+    :math:`\log w_k = \log p(x, z_k) - \log q(z_k \mid x)` (unscaled log-densities: correct
+    for models trained with KL warm-up, beta or subsampling) and
+    :math:`\log \hat p(x) = \operatorname{logsumexp}_k \log w_k - \log K`.
+    The guide is traced inside a vectorized particle plate and the model replayed on its
+    samples (``ppl_vae.infer.weights``), keeping the data dimension; work is cut into chunks of
+    examples and particles with chunk_examples * chunk_particles * W <= ``max_elements``, W the
+    most numbers any network makes per sample (:func:`widest_per_sample`; at least the C * H * W
+    of an image); peak memory is a few times 4 * max_elements bytes. All K log-weights of
+    a chunk of examples are kept for k-hat. On dequantized data the model's likelihood draws
+    its dequantization noise per particle (``ppl_vae.models.likelihood``): the estimate is a
+    bound on the discrete log-probability.
+
+    ``x``: (N, *x_shape) data; ``y``: labels (N,) or outputs (N, *y_shape), or None. The
+    model's observed field (``x``, or ``y`` for structured-output models) is what is scored:
+    the estimate is then log p(x | y) or log p(y | x). A model without latents is scored
+    exactly (``exact`` is True, K = 1). A guide that is not a density is refused.
+    Runs under :func:`~ppl_vae.device.frozen`: parameters and the random streams are left as they were.
+
+    .. warning:: The estimate is biased low for finite K and its error bar comes from the
+       same weights: when ``khat`` > 0.7 neither is reliable; raise K or improve the guide.
+
+    Reference: Y. Burda, R. Grosse, R. Salakhutdinov, Importance Weighted Autoencoders, ICLR 2016.
+    """
+    if not isinstance(num_samples, int) or num_samples < 1:
+        raise ValueError(f"the number of importance samples K must be a whole number >= 1, got {num_samples!r}")
+    refuse_non_density(pair)
+    contract = pair.model_contract
+    exact = not contract.latent
+    num_samples = 1 if exact else num_samples
+    scored = pair.scored(x, y)
+    check_data(scored, contract.support, what=f"the scored data {contract.observed}")
+    device = pair.device
+    pair.check(x[:PROBE_SIZE], None if y is None else y[:PROBE_SIZE])
+    n, width = x.shape[0], max(scored[0].numel(), widest_per_sample(pair, x, y))
+    n_chunk, k_chunk = chunk_sizes(n, num_samples, width, max_elements)
+    # Results are allocated once and filled in place (see ppl_vae.evaluation.ppc: arrays made between chunks
+    # would pin the allocator's heap between the chunks' temporaries).
+    log_w = torch.empty(num_samples, n, dtype=x.dtype)  # (K, N)
+    latent_means: dict[str, Tensor] = {}
+    kl_per_dim: dict[str, Tensor] = {}
+    chunks = list(batches(n, n_chunk))
+    with (
+        frozen(seed, device),
+        pyro.validation_enabled(False),
+        Progress(
+            f"importance sampling, K={num_samples}", len(chunks), unit="chunk", step_lines=True, enabled=progress
+        ) as bar,
+    ):
+        for s in chunks:
+            xs, ys = x[s].to(device), None if y is None else y[s].to(device)
+            sums, kls = {}, {}
+            for k in range(0, num_samples, k_chunk):
+                k_now = min(k_chunk, num_samples - k)
+                lw, guide_trace, model_trace = traced_log_weights(
+                    pair.model, pair.guide, xs, ys, k_now, max_plate_nesting=pair.max_plate_nesting
+                )
+                log_w[k : k + k_now, s] = lw.cpu()
+                for name, site in sample_sites(guide_trace).items():
+                    sums[name] = sums.get(name, 0) + site["value"].sum(0)
+                    kl = _per_dim_kl(site, model_trace.nodes[name])
+                    if kl is not None:
+                        kls[name] = kls.get(name, 0) + kl.sum(0)
+            for results, totals in ((latent_means, sums), (kl_per_dim, kls)):
+                for name, total in totals.items():
+                    if name not in results:
+                        results[name] = torch.empty(n, *total.shape[1:], dtype=total.dtype)
+                    results[name][s] = (total / num_samples).cpu()
+            bar.step()
+    log_mean_w = torch.logsumexp(log_w, 0) - math.log(num_samples)
+    w = torch.exp(log_w - log_w.max(0).values)
+    mean_w, mean_w2 = w.mean(0), (w**2).mean(0)
+    khat = torch.full((n,), math.nan, dtype=log_w.dtype)
+    if num_samples >= MIN_SAMPLES_FOR_KHAT:
+        import arviz
+
+        with warnings.catch_warnings():  # high k-hat is reported by the caller, per data point
+            warnings.simplefilter("ignore")
+            khat = torch.as_tensor(arviz.psislw(log_w.T.double().numpy(), reff=1.0)[1], dtype=log_w.dtype)
+        khat[log_w.max(0).values == log_w.min(0).values] = math.nan  # equal weights: exact, no tail to fit
+    return ImportanceWeightedEstimate(
+        log_likelihood=log_mean_w,
+        standard_error=((mean_w2 - mean_w**2).clamp(min=0) / num_samples).sqrt() / mean_w,
+        ess=num_samples * mean_w**2 / mean_w2,
+        khat=khat.reshape(n),
+        elbo=log_w.mean(0),
+        latent_means=latent_means,
+        kl_per_dim=kl_per_dim,
+        num_samples=num_samples,
+        exact=exact,
+    )
+
+
+def bits_per_dim(nats_per_example: float, dim: int) -> float:
+    """-log p in bits per dimension: -nats / (D ln 2), D the width of what is scored (lower is better)."""
+    return -nats_per_example / (dim * math.log(2))
+
+
+def _mean_and_error(values: Tensor) -> tuple[float, float]:
+    """Mean over examples and its standard error over the data, std / sqrt(N)."""
+    n = values.numel()
+    return values.mean().item(), (values.std().item() / math.sqrt(n)) if n > 1 else math.nan
+
+
+ACTIVE_UNIT_THRESHOLD = 0.01
+
+
+def likelihood_summary(estimate: ImportanceWeightedEstimate, dim: int) -> dict:
+    """The figures of ``ppl-vae evaluate`` (``evaluation-*.json``; keys in :data:`EVALUATION_KEYS`) from an estimate."""
+    elbo, elbo_se = _mean_and_error(estimate.elbo)
+    iw, iw_se = _mean_and_error(estimate.log_likelihood)
+    khat = estimate.khat
+    known = khat[~torch.isnan(khat)]
+    return {
+        "num_examples": estimate.log_likelihood.numel(),
+        "iw_samples": estimate.num_samples,
+        "exact": estimate.exact,
+        "elbo_nats": elbo,
+        "elbo_standard_error": elbo_se,
+        "iw_log_likelihood_nats": iw,
+        "iw_standard_error": iw_se,
+        "iw_monte_carlo_error": (estimate.standard_error**2).mean().sqrt().item() / math.sqrt(khat.numel()),
+        "iw_bits_per_dim": bits_per_dim(iw, dim),
+        "elbo_bits_per_dim": bits_per_dim(elbo, dim),
+        "gap_nats": iw - elbo,
+        "khat_above_0.7_share": (known > KHAT_THRESHOLD).float().mean().item() if known.numel() else None,
+        "khat_median": known.median().item() if known.numel() else None,
+        "khat_max": known.max().item() if known.numel() else None,
+        "ess_median": estimate.ess.median().item(),
+        "active_units": {
+            name: int((means.reshape(means.shape[0], -1).var(0) > ACTIVE_UNIT_THRESHOLD).sum())
+            for name, means in estimate.latent_means.items()
+        },
+        "kl_per_dim": {name: kl.mean(0).tolist() for name, kl in estimate.kl_per_dim.items()},
+    }
+
+
+EVALUATION_KEYS = {
+    "num_examples": "N, examples evaluated",
+    "iw_samples": "K, importance samples per example (1 when exact)",
+    "exact": "true for a model without latent variables: its log-likelihood is computed exactly",
+    "elbo_nats": "mean ELBO over examples (from the same K samples), nats per example",
+    "elbo_standard_error": "standard error of that mean over the data, std / sqrt(N)",
+    "iw_log_likelihood_nats": "mean importance-weighted log-likelihood log p̂(x), nats per example",
+    "iw_standard_error": "standard error of that mean over the data, std / sqrt(N)",
+    "iw_monte_carlo_error": "Monte Carlo error of that mean from the weights alone (delta method)",
+    "iw_bits_per_dim": "-iw_log_likelihood_nats / (D ln 2)",
+    "elbo_bits_per_dim": "-elbo_nats / (D ln 2)",
+    "gap_nats": "iw_log_likelihood_nats - elbo_nats: how loose the ELBO is",
+    "khat_above_0.7_share": "share of examples whose Pareto k-hat > 0.7: do not trust their estimate (null if K < 25)",
+    "khat_median": "median Pareto k-hat",
+    "khat_max": "largest Pareto k-hat",
+    "ess_median": "median effective sample size of the weights (1..K)",
+    "active_units": "per latent site: dimensions whose posterior mean varies over the data by more than 0.01",
+    "kl_per_dim": "per latent site: mean over examples of KL(q(z_j|x) || p(z_j)) per dimension, nats",
+}
+
+
+def khat_warning(summary: dict) -> str | None:
+    """A sentence to print when some estimates have k-hat > 0.7, else None."""
+    share = summary.get("khat_above_0.7_share")
+    if share:
+        return (
+            f"warning: Pareto k-hat > 0.7 for {100 * share:.1f}% of examples (max {summary['khat_max']:.2f}): "
+            "their importance weights are too heavy-tailed for the estimate or its error bar to be trusted; "
+            "raise K or improve the guide"
+        )
+    return None

@@ -1,0 +1,151 @@
+"""The pairing check: does a guide fit a model? Run before any training and before any evaluation.
+
+Both are traced on a tiny batch; the latent sites of the model (sample sites that are not
+observed) must be exactly the guide's sample sites, with the same shapes and supports,
+inside the ``data`` plate, and the model must observe the site its contract declares. When
+the model's density depends on ``y`` (labels or outputs) and it has latents, the guide must
+read ``y`` too: q(z | x) cannot stand in for q(z | x, y). An implicit model (a GAN's generator,
+``ModelContract(density=False)``) has latents that no guide infers: its guide must sample nothing.
+Any mismatch becomes one sentence naming the sites. The check draws its samples from a private
+random stream.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from pyro import poutine
+from torch import Tensor
+
+from ppl_vae.core.devices import frozen
+from ppl_vae.core.errors import PairingError, PluginError
+from ppl_vae.core.plugins import raised_in_plugin
+from ppl_vae.infer.weights import sample_sites
+
+PROBE_SIZE = 8  # examples traced by the check: enough that some labels differ
+
+
+@dataclass(frozen=True)
+class Pairing:
+    """What the check learned: the latent site names, how deep plates nest, and the shape of one example
+    at each of the model's sample sites (``site_shapes``: such as ``{"z": (8,), "x": (1, 28, 28)}``)."""
+
+    latent_sites: tuple[str, ...]
+    max_plate_nesting: int
+    site_shapes: dict[str, tuple[int, ...]]
+
+
+def _support(site: dict) -> str:
+    support = site["fn"].support
+    event_dim = 0
+    while hasattr(support, "base_constraint"):  # independent, or a mixture of independent components
+        event_dim += getattr(support, "reinterpreted_batch_ndims", 0)
+        support = support.base_constraint
+    return f"{support!r}" + (f" over {event_dim} event dim(s)" if event_dim else "")
+
+
+def _trace(fn, role: str, name: str, x: Tensor, y: Tensor | None) -> poutine.Trace:
+    try:
+        return poutine.trace(fn).get_trace(x, y=y)
+    except Exception as error:  # any failure of user code becomes one sentence
+        sentence = f"the {role} '{name}' fails on a batch of {x.shape[0]} examples: {type(error).__name__}: {error}"
+        plugin = raised_in_plugin(error)
+        if plugin is not None:
+            raise PluginError(f"{sentence} (in plugin {plugin}; its traceback follows)") from error
+        raise PairingError(sentence) from error
+
+
+def _log_density(trace: poutine.Trace, seed: int) -> Tensor:
+    """Sum of the log-densities of a trace's sample sites, drawing any randomness they need
+    (dequantization noise) from a stream seeded with ``seed``."""
+    torch.manual_seed(seed)
+    return sum(site["fn"].log_prob(site["value"]).sum() for site in sample_sites(trace).values())
+
+
+def _reads_y(fn, trace: poutine.Trace, role: str, name: str, x: Tensor, y: Tensor, other_y: Tensor) -> bool:
+    """Does ``fn``'s log-density, at the values in ``trace``, change when ``y`` becomes ``other_y``?"""
+    replayed = _trace(poutine.replay(fn, trace=trace), role, name, x, other_y)
+    return not bool(torch.isclose(_log_density(trace, 1), _log_density(replayed, 1)))
+
+
+def check_pair(
+    model,
+    guide,
+    x: Tensor,
+    y: Tensor | None = None,
+    model_name: str = "model",
+    guide_name: str = "guide",
+    observed: str | None = None,
+    implicit: bool = False,
+) -> Pairing:
+    """Trace ``model`` and ``guide`` on ``x`` (a few examples, such as the first :data:`PROBE_SIZE`) and
+    ``y`` (their labels or outputs, or None) and raise :class:`PairingError` on misfit.
+
+    ``observed``: the site the model's contract says it observes (checked when given). ``implicit``:
+    the model declares no density, so the guide must sample nothing.
+    """
+    with frozen(0, x.device):
+        return _check(model, guide, x, y, model_name, guide_name, observed, implicit)
+
+
+def _check(model, guide, x, y, model_name, guide_name, observed, implicit) -> Pairing:
+    model_trace, guide_trace = _trace(model, "model", model_name, x, y), _trace(guide, "guide", guide_name, x, y)
+    model_sites, guide_sites = sample_sites(model_trace), sample_sites(guide_trace)
+    latents = {n: s for n, s in model_sites.items() if not s["is_observed"]}
+    problems = []
+    observed_sites = [n for n, s in model_sites.items() if s["is_observed"]]
+    if not observed_sites:
+        problems.append("the model observes no site, so it cannot be trained on data")
+    elif observed is not None and observed not in observed_sites:
+        problems.append(
+            f"the model declares that it observes '{observed}' but observes {', '.join(map(repr, observed_sites))}"
+        )
+    if implicit and guide_sites:
+        problems.append(
+            f"the model is implicit (no likelihood), so no guide infers its latents, but the guide samples "
+            f"{', '.join(map(repr, sorted(guide_sites)))}: pair it with guide 'none'"
+        )
+    site_shapes = {n: tuple(site["value"].shape[1:]) for n, site in model_sites.items()}
+    if implicit:
+        latents = {}
+    missing = sorted(set(latents) - set(guide_sites))
+    extra = sorted(set(guide_sites) - set(latents))
+    if missing:
+        problems.append(f"the guide misses the model's latent site(s) {', '.join(map(repr, missing))}")
+    if extra:
+        problems.append(
+            f"the guide samples site(s) {', '.join(map(repr, extra))} that the model does not have as latents"
+        )
+    for name in sorted(set(latents) & set(guide_sites)):
+        model_shape, guide_shape = tuple(latents[name]["value"].shape), tuple(guide_sites[name]["value"].shape)
+        if model_shape != guide_shape:
+            problems.append(
+                f"the guide samples '{name}' with shape {guide_shape} where the model's has shape {model_shape}"
+            )
+        if _support(latents[name]) != _support(guide_sites[name]):
+            problems.append(
+                f"the guide samples '{name}' on support {_support(guide_sites[name])} where the model's "
+                f"is {_support(latents[name])}"
+            )
+    for role, sites in (("model", model_sites), ("guide", guide_sites)):
+        outside = sorted(n for n, s in sites.items() if not any(f.name == "data" for f in s["cond_indep_stack"]))
+        if outside:
+            problems.append(f"the {role} samples {', '.join(map(repr, outside))} outside the 'data' plate")
+    other_y = None if y is None else y.roll(1, 0)
+    if (
+        not problems
+        and latents
+        and other_y is not None
+        and not torch.equal(other_y, y)
+        and _reads_y(model, model_trace, "model", model_name, x, y, other_y)
+        and not _reads_y(guide, guide_trace, "guide", guide_name, x, y, other_y)
+    ):
+        problems.append(
+            "the model's density depends on 'y' but the guide ignores 'y': its q(z | x) must also read 'y' "
+            "(as the conditional_encoder guide does)"
+        )
+    if problems:
+        raise PairingError(f"guide '{guide_name}' does not fit model '{model_name}': " + "; ".join(problems) + ".")
+    nesting = max(len(s["cond_indep_stack"]) for s in (*model_sites.values(), *guide_sites.values()))
+    return Pairing(tuple(sorted(latents)), nesting, site_shapes)

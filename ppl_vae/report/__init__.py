@@ -1,0 +1,9 @@
+"""Figures and files: the end-of-run report and what the commands draw.
+
+``summary`` (``summary.json``, from the report hooks a run's declarations choose), ``hooks`` (the
+built-in report hooks), ``samples`` (the built-in sample figures), ``context`` (what hooks see of a
+run), ``plots`` (figure primitives), ``figures`` and ``latent_figures`` (images of a pair),
+``ppc``, ``classification`` and ``ood`` (the files of those measures).
+
+May import ``core``, ``data``, ``infer`` and ``evaluation``.
+"""
