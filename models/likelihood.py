@@ -2,7 +2,7 @@ r"""What every likelihood module shares: shapes, and uniform dequantization on d
 
 The contract of a likelihood module (``@register_likelihood("name")``): a ``torch.nn.Module``
 built as ``Likelihood(event_shape, levels=None, **options)`` that declares ``support``
-(``constraints.boolean``; ``ppl_vae.contract.levels`` for a mass on the data's L levels;
+(``constraints.boolean``; ``ppl_vae.core.contract.levels`` for a mass on the data's L levels;
 ``constraints.unit_interval`` or ``constraints.real`` for densities) and
 ``params_per_value`` (decoder outputs per observed value), and maps decoder output of shape
 ``(..., *param_shape)`` to a distribution with batch shape ``(...)`` and event shape

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ppl_vae.report import classification, latent_figures, ood, plots, ppc
 from ppl_vae.core.config import load_experiment
+from ppl_vae.report import classification, latent_figures, ood, plots, ppc
 from ppl_vae.runs.training import train_experiment
 from tests.conftest import FAST
 

@@ -1,7 +1,7 @@
 """Samples per second of data-parallel training: 1 process against N (torchrun), same global batch.
 
 Each configuration runs in fresh processes: ``torchrun --standalone --nproc_per_node=N`` starts this
-script's worker, which trains one epoch of ppl_vae's own :class:`~ppl_vae.train.Trainer` (Trace_ELBO,
+script's worker, which trains one epoch of ppl_vae's own :class:`~ppl_vae.train.trainer.Trainer` (Trace_ELBO,
 gradients all-reduced over the ranks, ``ppl_vae.train.distributed``) over ``steps`` global batches, validation
 excluded, and rank 0 prints the seconds between two collective barriers. On the CPU every process gets
 ``--threads`` threads (gloo; N = 2 by default, the target there is >= 1.7x on 2 free cores with the

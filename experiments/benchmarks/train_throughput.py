@@ -61,7 +61,8 @@ def hand_written(kind: str, x_train: torch.Tensor, batch_size: int, seed: int, d
 
 
 def through_ppl_vae(kind: str, data: Dataset, batch_size: int, seed: int, device: torch.device) -> float:
-    """One epoch of :class:`ppl_vae.train.Trainer` (Trace_ELBO, the SVI strategy): seconds, validation excluded."""
+    """One epoch of :class:`ppl_vae.train.trainer.Trainer` (Trace_ELBO, the SVI strategy): seconds, validation
+    excluded."""
     pair = benchmark_pair(kind, seed, device)
     pair.check(data.valid.x[:8])
     config = TrainingConfig(learning_rate=1e-3, batch_size=batch_size, epochs=1, seed=seed)

@@ -56,7 +56,7 @@ def support_name(support: Constraint) -> str:
         if support is constraint:
             return name
     raise ValueError(
-        f"unsupported data support {support!r}; declare one of constraints.boolean, ppl_vae.contract.levels, "
+        f"unsupported data support {support!r}; declare one of constraints.boolean, ppl_vae.core.contract.levels, "
         "constraints.unit_interval or constraints.real"
     )
 

@@ -162,7 +162,7 @@ def prior_quantiles(steps: int, low: float = 0.05, high: float = 0.95) -> Tensor
 
 def decoded(pair: Pair, z: Tensor):
     """p(x | z) for latents ``z`` (n, latent_dim): the model run without data, its latent site conditioned on
-    z, so that any model keeping the contract can be decoded. Call under :func:`~ppl_vae.device.frozen`."""
+    z, so that any model keeping the contract can be decoded. Call under :func:`~ppl_vae.core.devices.frozen`."""
     from pyro import poutine
 
     param = next(pair.parameters())

@@ -100,7 +100,7 @@ def importance_weighted_log_likelihood(
     model's observed field (``x``, or ``y`` for structured-output models) is what is scored:
     the estimate is then log p(x | y) or log p(y | x). A model without latents is scored
     exactly (``exact`` is True, K = 1). A guide that is not a density is refused.
-    Runs under :func:`~ppl_vae.device.frozen`: parameters and the random streams are left as they were.
+    Runs under :func:`~ppl_vae.core.devices.frozen`: parameters and the random streams are left as they were.
 
     .. warning:: The estimate is biased low for finite K and its error bar comes from the
        same weights: when ``khat`` > 0.7 neither is reliable; raise K or improve the guide.

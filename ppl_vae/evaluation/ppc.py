@@ -7,7 +7,7 @@ of every replicated image are kept; the replicated data themselves only for the 
 ``keep_images`` data points, and the posterior draws of z for as many data points as fit in
 ``max_latent_values`` numbers (dim ``latent_example`` in the ``posterior`` group). Work is
 done in batches of data points whose S draws make at most ``max_elements`` numbers in any
-network (``ppl_vae.evaluate.widest_per_sample``), so memory is bounded by the batch, not by N * S.
+network (``ppl_vae.infer.sizing.widest_per_sample``), so memory is bounded by the batch, not by N * S.
 
 Image statistics read grey images (H, W): colour images are checked on their channel
 mean. Vector data (no image shape) has no image statistics: only the per-value

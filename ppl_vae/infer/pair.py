@@ -29,7 +29,7 @@ class Pair(nn.Module):
 
     Their contracts are read from their ``contract`` attributes. :meth:`check` runs the pairing
     check on a few examples and records how deep plates nest (``max_plate_nesting``). A pair is
-    in evaluation mode (``nn.Module.eval``) except while :class:`~ppl_vae.train.Trainer` takes steps.
+    in evaluation mode (``nn.Module.eval``) except while :class:`~ppl_vae.train.trainer.Trainer` takes steps.
     """
 
     def __init__(self, model: nn.Module, guide: nn.Module, model_name: str = "model", guide_name: str = "guide"):

@@ -4,7 +4,7 @@ Nothing here knows a model's class: latents come from tracing the guide (posteri
 model itself (prior), and x_rep ~ p(x | z) is the observed site of the model run without
 data, with the latents replayed. Pyro's ``Predictive`` would return observed x unchanged;
 running the model with x = None is the unconditioned model. Draws are made on the pair's
-device; the caller chooses the random stream (``ppl_vae.device.frozen``).
+device; the caller chooses the random stream (``ppl_vae.core.devices.frozen``).
 """
 
 from __future__ import annotations

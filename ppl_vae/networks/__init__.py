@@ -1,4 +1,4 @@
-"""Networks by name, shared by decoders, encoders and (later) discriminators.
+"""Networks by name, shared by decoders, encoders, prior networks and discriminators.
 
 The contract of a network constructor (``@register_network("name")``): it is called as
 ``constructor(in_shape, out_shape, condition_dim=0, **options)`` and returns a
@@ -10,7 +10,10 @@ is given raises :class:`~ppl_vae.core.errors.ConfigError` naming them. Options a
 keys of the experiment's table (``[model.decoder]``, ``[guide.encoder]``).
 
 Built in: ``mlp`` (:mod:`ppl_vae.networks.mlp`) and ``conv`` (:mod:`ppl_vae.networks.conv`,
-a strided-convolution encoder or a transposed-convolution decoder, DCGAN style).
+a strided-convolution encoder or a transposed-convolution decoder, DCGAN style); the autoregressive
+image networks of the PixelCNN family (:mod:`ppl_vae.networks.autoregressive`).
+
+May import ``core`` only.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Figures of a latent space: codes by class, the manifold grid, traversals, interpolations.
 
-Decoded images are the mean of p(x | z) at the given z (``ppl_vae.latents.decoded``).
+Decoded images are the mean of p(x | z) at the given z (``ppl_vae.evaluation.latents.decoded``).
 """
 
 from __future__ import annotations

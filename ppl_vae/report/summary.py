@@ -45,8 +45,8 @@ SUMMARY_KEYS = {
     "test_elbo_nats": "test ELBO, nats per example (mean over the evaluation.iw_samples draws per example); "
     "null for a deterministic encoder",
     "test_elbo_bits_per_dim": "-test_elbo_nats / (D ln 2) (lower is better)",
-    "test_importance_weighted": "the evaluation figures (ppl_vae.evaluate.EVALUATION_KEYS) on the test split with "
-    "K = evaluation.iw_samples; null for a deterministic encoder",
+    "test_importance_weighted": "the evaluation figures (ppl_vae.evaluation.likelihood.EVALUATION_KEYS) on the test "
+    "split with K = evaluation.iw_samples; null for a deterministic encoder",
     "test_reconstruction_nats": "mean log p(x | z), z ~ q(z | x), on the test split, nats per example: the "
     "reconstruction term",
     "aggregate_posterior_mmd": "how far the codes z ~ q(z | x) of up to 1,000 test examples are from as many prior "
@@ -55,7 +55,7 @@ SUMMARY_KEYS = {
     "note": "what could not be measured, and why",
     "ppc_flagged": "statistics that the end-of-training posterior predictive check flags (see ppc.json)",
     "classification": "label-conditioned models only: the Bayes-rule classifier on the test split "
-    "(classification.json, keys in ppl_vae.classify.CLASSIFICATION_KEYS)",
+    "(classification.json, keys in ppl_vae.evaluation.classify.CLASSIFICATION_KEYS)",
 }
 
 SCORES = {

@@ -19,7 +19,7 @@ from ppl_vae.runs.directory import (
     CHECKPOINT,
     EXPERIMENT,
     RUN_INFO,
-    _created,
+    make_run_dir,
     check_new_run_dir,
     new_default_run_dir,
     read_run_experiment,
@@ -80,7 +80,7 @@ def train_experiment(
     def claim() -> Path:
         if run_dir is None:
             return new_default_run_dir(experiment)
-        _created(run_dir, exist_ok=True)
+        make_run_dir(run_dir, exist_ok=True)
         return run_dir
 
     run_dir = Path(world.broadcast(str(on_main(world, claim))))

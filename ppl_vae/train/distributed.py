@@ -171,7 +171,7 @@ def end_helper_rank() -> None:
 
 
 def connect(world: World, device: str, backend: str) -> tuple[torch.device, str | None]:
-    """This rank's device (``ppl_vae.device.resolve_device`` of :func:`rank_device`) and a note for
+    """This rank's device (``ppl_vae.core.devices.resolve_device`` of :func:`rank_device`) and a note for
     ``auto``, after joining the process group; idempotent."""
     from ppl_vae.core.devices import resolve_device
 
