@@ -6,7 +6,9 @@ An objective is a factory registered with ``@register_objective("name")``, calle
 guide, x, y=...)`` is the negative bound summed over the batch, in nats; calling it on a model and
 a guide gives Pyro's ``ELBOModule``, one ``torch.nn.Module`` holding both (Pyro's documented
 PyTorch route). Registration metadata ``importance_weighted=True`` says that the bound is the
-importance-weighted one with K particles: the trainer then validates with the IW-K bound.
+importance-weighted one with K particles: the trainer then validates with the IW-K bound. A new
+bound subclasses :class:`~ppl_vae.infer.objectives.base.Objective` and writes its
+``differentiable_loss``, usually from the per-example log-weights of ``ppl_vae.infer.weights``.
 
 Built in:
 
@@ -23,13 +25,20 @@ from __future__ import annotations
 from typing import Any
 
 from ppl_vae.core.construct import construct
+from ppl_vae.core.errors import ConfigError
 from ppl_vae.core.registry import OBJECTIVES
 
 
 def make_objective(name: str, num_particles: int = 1, max_plate_nesting: int = 1, **options: Any):
     """The objective registered as ``name`` with K = ``num_particles`` and its ``options``: a Pyro ``ELBO``."""
     context = {"num_particles": num_particles, "max_plate_nesting": max_plate_nesting}
-    return construct(OBJECTIVES, {"name": name, **options}, context, "training.objective")
+    objective = construct(OBJECTIVES, {"name": name, **options}, context, "training.objective")
+    if not callable(getattr(objective, "differentiable_loss", None)) or not callable(objective):
+        raise ConfigError(
+            f"objective '{name}' returned a {type(objective).__name__}, which has no differentiable_loss: the engine "
+            "trains through it (Pyro's RenyiELBO has none); subclass ppl_vae.infer.objectives.base.Objective"
+        )
+    return objective
 
 
 def validation_particles(name: str, num_particles: int) -> int:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import math
 
 import torch
-from pyro.infer import ELBO
 
 from ppl_vae.core.registry import register_objective
+from ppl_vae.infer.objectives.base import Objective
 from ppl_vae.infer.weights import log_weights
 
 
-class ImportanceWeightedELBO(ELBO):
+class ImportanceWeightedELBO(Objective):
     r"""The importance-weighted bound (IWAE), per data point, summed over the batch.
 
     .. math:: \mathcal{L}_K(x) = \mathbb{E}_{z_{1:K} \sim q}
@@ -40,18 +40,6 @@ class ImportanceWeightedELBO(ELBO):
         )
         bound = torch.logsumexp(log_w, dim=0) - math.log(self.num_particles)
         return -bound.sum()
-
-    def loss(self, model, guide, *args, **kwargs) -> float:
-        with torch.no_grad():
-            return self.differentiable_loss(model, guide, *args, **kwargs).item()
-
-    def loss_and_grads(self, model, guide, *args, **kwargs) -> float:
-        loss = self.differentiable_loss(model, guide, *args, **kwargs)
-        loss.backward()
-        return loss.item()
-
-    def _get_trace(self, model, guide, args, kwargs):
-        raise NotImplementedError("ImportanceWeightedELBO traces through ppl_vae.infer.weights")
 
 
 @register_objective("iwae", importance_weighted=True)
