@@ -71,3 +71,17 @@ def test_help_and_list_load_no_heavy_library():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "models: baseline_predictor, bernoulli_vae" in done.stdout and "networks: conv, mlp" in done.stdout
+    for line in (
+        "likelihoods: bernoulli, categorical, discretized_logistic, gaussian",
+        "objectives: analytic_kl, iwae, trace_elbo",
+        "optimizers: adam, adamw",
+        "schedules: constant, cosine, exponential, iwae",
+        "report hooks: likelihood, reconstruction, curves",
+    ):
+        assert line in done.stdout
+
+
+def test_list_says_where_each_name_is_defined(capsys):
+    assert main(["list", "--modules"]) == 0
+    out = capsys.readouterr().out
+    assert "iwae (ppl_vae.infer.objectives.iwae)" in out and "svi (ppl_vae.train.svi)" in out

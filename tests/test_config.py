@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ppl_vae.core.config import load_experiment, parse_override, shipped_experiments
+from ppl_vae.core.config import load_experiment, parse_override, shipped_experiments, tomllib
 from ppl_vae.core.errors import ConfigError, NameTakenError, UnknownNameError
 from ppl_vae.core.registry import MODELS, Registry
 from ppl_vae.runs.prepare import build_pair
@@ -121,3 +121,55 @@ def test_a_taken_name_is_refused():
     with pytest.raises(NameTakenError, match="'builtin_vae' is already registered \\(built in, by somewhere.else\\)"):
         registry.register("builtin_vae")(lambda: None)
     assert registry.names() == ["builtin_vae", "mine"]
+
+
+def test_an_experiment_table_follows_the_merge_rule(tmp_path):
+    own = tmp_path / "own.toml"
+    own.write_text('[experiment]\nname = "mine"\n')
+    assert load_experiment(str(own)).sections["experiment"] == {"name": "mine", "plugins": []}
+    nameless = tmp_path / "nameless.toml"
+    nameless.write_text("[training]\nepochs = 2\n")
+    assert "description" not in load_experiment(str(nameless)).sections["experiment"]
+    assert load_experiment(None).sections["experiment"]["description"].startswith("Bernoulli VAE")
+
+
+def test_the_recorded_experiment_is_resolved_and_reads_back_the_same(tmp_path):
+    from ppl_vae.runs.training import train_experiment
+
+    run = train_experiment(
+        load_experiment(None, ["training.epochs=1", "evaluation.ppc_examples=0", "evaluation.iw_samples=5"]),
+        tmp_path / "run",
+    )
+    recorded = tomllib.loads((run / "experiment.toml").read_text())
+    for key in ("strategy", "optimizer", "adam_beta1", "weight_decay", "schedule", "clip_norm", "max_minutes"):
+        assert key in recorded["training"], key
+    assert {"device", "dtype", "objective", "num_particles"} <= set(recorded["training"])
+    assert recorded["model"]["prior"] == "normal" and recorded["data"]["dequantize"] == "auto"
+    assert recorded["evaluation"]["classify_samples"] == 100
+    assert recorded["guide"]["min_scale"] == 1e-4 and "latent_dim" not in recorded["guide"]
+    again = load_experiment(str(run / "experiment.toml"))
+    assert again.training == load_experiment(None, ["training.epochs=1"]).training
+    assert tomllib.loads(again.to_toml()) | {"experiment": {}} == recorded | {"experiment": {}}
+
+
+def test_named_axes_take_tables_and_refuse_unknown_names(tmp_path):
+    path = tmp_path / "axes.toml"
+    path.write_text('[training.schedule]\nname = "exponential"\n\n[training.optimizer]\nname = "adamw"\n')
+    training = load_experiment(str(path)).training
+    assert (training.schedule, training.optimizer, training.schedule_options) == ("exponential", "adamw", {})
+    path.write_text("[training.objective]\nalpha = 0.5\n")
+    with pytest.raises(ConfigError, match=r"\[training.objective\] needs a name"):
+        load_experiment(str(path))
+    with pytest.raises(ConfigError, match="unknown training.optimizer 'sgd'; valid values: adam, adamw"):
+        load_experiment(None, ["training.optimizer=sgd"])
+
+
+def test_an_objective_without_a_differentiable_loss_is_refused():
+    from pyro.infer import RenyiELBO
+
+    from ppl_vae import register_objective
+    from ppl_vae.infer.objectives import make_objective
+
+    register_objective("test_pyro_renyi")(lambda num_particles=2, max_plate_nesting=1: RenyiELBO(0.5, num_particles))
+    with pytest.raises(ConfigError, match="objective 'test_pyro_renyi' returned a RenyiELBO, which has no different"):
+        make_objective("test_pyro_renyi", 2)
