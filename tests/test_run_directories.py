@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -12,6 +13,7 @@ import torch
 
 from ppl_vae.cli import main
 from ppl_vae.core.config import load_experiment, tomllib
+from ppl_vae.core.errors import RunError
 from ppl_vae.runs.lock import LOCK_FILE, RunLock
 from ppl_vae.runs.trained import load_trained
 from ppl_vae.runs.training import resume, train_experiment
@@ -94,3 +96,46 @@ def test_limit_takes_a_seeded_random_subset(tmp_path, fast_experiment, limit, ca
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert ("all 360 test examples" if limit is None else "a random 40 of the 360 (seed 0) test examples") in out
+
+
+def test_a_run_that_fails_before_its_first_epoch_ends_can_be_trained_again_or_resumed(
+    tmp_path, fast_experiment, capsys
+):
+    """A Gaussian VAE at a learning rate of 1e4 diverges in its first epoch: the sentence claims only what is true,
+    the directory is reused by a new training with other settings, and a resume restarts from the initial state."""
+    run = tmp_path / "run"
+    diverging = ["model.name='gaussian_vae'", "data.binarize='none'", "training.learning_rate=1e4"]
+    argv = ["train", "--run-dir", str(run), *[f"--set={s}" for s in [*FAST, *diverging]]]
+    assert main(argv) == 1
+    error = capsys.readouterr().err
+    assert "before any epoch finished; train into" in error and "is reused" in error and "is kept" not in error
+    assert load_checkpoint(run / "checkpoint.pt")["epoch"] == 0
+    assert main(["train", "--resume", str(run)]) == 1  # the same settings diverge again, from the same state
+    assert "before any epoch finished" in capsys.readouterr().err
+    healthy = ["model.name='gaussian_vae'", "data.binarize='none'", "training.learning_rate=1e-3"]
+    assert main(["train", "--run-dir", str(run), *[f"--set={s}" for s in [*FAST, *healthy]]]) == 0
+    assert (run / "summary.json").exists() and "learning_rate = 0.001" in (run / "experiment.toml").read_text()
+
+
+def test_a_crash_in_the_first_validation_leaves_a_directory_that_resumes(tmp_path, fast_experiment, monkeypatch):
+    from ppl_vae.train.trainer import Trainer
+
+    original = Trainer.validation_bound
+
+    def crash(self):
+        raise RuntimeError("a crash in validation")
+
+    monkeypatch.setattr(Trainer, "validation_bound", crash)
+    with pytest.raises(RuntimeError, match="a crash in validation"):
+        train_experiment(fast_experiment(), tmp_path / "run")
+    monkeypatch.setattr(Trainer, "validation_bound", original)
+    assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["epoch"] == 0
+    resume(tmp_path / "run")
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["epochs_run"] == 3
+
+
+def test_a_directory_with_a_finished_epoch_is_never_replaced(tmp_path, fast_experiment):
+    run = train_experiment(fast_experiment("training.epochs=1"), tmp_path / "run")
+    (run / "summary.json").unlink()
+    with pytest.raises(RunError, match="already holds a run; resume it with --resume"):
+        train_experiment(fast_experiment(), run)

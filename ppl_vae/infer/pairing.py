@@ -2,7 +2,10 @@
 
 Both are traced on a tiny batch; the latent sites of the model (sample sites that are not
 observed) must be exactly the guide's sample sites, with the same shapes and supports,
-inside the ``data`` plate, and the model must observe the site its contract declares. When
+inside the ``data`` plate, and the model must observe the site its contract declares. Every
+site's batch shape must be exactly what its plates make it, (N,) inside the ``data`` plate of
+size N: the rest of a value's shape is event shape, or its log-density would be broadcast
+across examples. When
 the model's density depends on ``y`` (labels or outputs) and it has latents, the guide must
 read ``y`` too: q(z | x) cannot stand in for q(z | x, y). An implicit model (a GAN's generator,
 ``ModelContract(density=False)``) has latents that no guide infers: its guide must sample nothing.
@@ -43,6 +46,34 @@ def _support(site: dict) -> str:
         event_dim += getattr(support, "reinterpreted_batch_ndims", 0)
         support = support.base_constraint
     return f"{support!r}" + (f" over {event_dim} event dim(s)" if event_dim else "")
+
+
+def plate_shape(site: dict) -> tuple[int, ...]:
+    """The batch shape that the plates around ``site`` give it: each plate's size at its dimension, 1 elsewhere."""
+    frames = [f for f in site["cond_indep_stack"] if f.vectorized]
+    if not frames:
+        return ()
+    shape = [1] * max(-f.dim for f in frames)
+    for frame in frames:
+        shape[frame.dim] = frame.size
+    return tuple(shape)
+
+
+def batch_shape_problem(role: str, name: str, site: dict, n: int) -> str | None:
+    """A sentence when the distribution at ``site`` has another batch shape than its plates give it ((N,) inside
+    the ``data`` plate of size N): the other dimensions must be declared as event dimensions, or each example's
+    log-density would be broadcast against the others (an (N, N) table instead of N numbers)."""
+    batch, expected = tuple(site["fn"].batch_shape), plate_shape(site)
+    if batch == expected:
+        return None
+    value = site["value"]
+    event = value.dim() - len(expected)
+    return (
+        f"the {role}'s site '{name}' has batch shape {batch} inside the 'data' plate of size {n}, where it must be "
+        f"{expected}: each example's value has shape {tuple(value.shape[len(expected):])}, so its distribution "
+        f"must have {event} event dimension(s) (such as .to_event({event}) on a per-value distribution), not "
+        f"{len(site['fn'].event_shape)}"
+    )
 
 
 def _trace(fn, role: str, name: str, x: Tensor, y: Tensor | None) -> poutine.Trace:
@@ -132,6 +163,10 @@ def _check(model, guide, x, y, model_name, guide_name, observed, implicit) -> Pa
         outside = sorted(n for n, s in sites.items() if not any(f.name == "data" for f in s["cond_indep_stack"]))
         if outside:
             problems.append(f"the {role} samples {', '.join(map(repr, outside))} outside the 'data' plate")
+        for name in sorted(set(sites) - set(outside)):
+            problem = batch_shape_problem(role, name, sites[name], x.shape[0])
+            if problem:
+                problems.append(problem)
     other_y = None if y is None else y.roll(1, 0)
     if (
         not problems

@@ -19,6 +19,7 @@ from ppl_vae.runs.directory import (
     CHECKPOINT,
     EXPERIMENT,
     RUN_INFO,
+    SUMMARY,
     make_run_dir,
     check_new_run_dir,
     new_default_run_dir,
@@ -111,6 +112,11 @@ def resume(run_dir: Path, callbacks=(), device: str | None = None, world: World 
                 f"{run_dir} was trained by {info.get('world_size', 1)} process(es); resume it with as many, "
                 f"not {world.size}"
             )
+        if not (run_dir / CHECKPOINT).is_file():
+            raise RunError(
+                f"{run_dir} has no checkpoint: its training failed before it started; train into it again "
+                f"(ppl-vae train EXPERIMENT --run-dir {run_dir})"
+            )
         state = load_checkpoint(run_dir / CHECKPOINT)
         prepared = prepare(experiment, device, recorded=info, world=world)
         trainer = _trainer(prepared, run_dir, callbacks, world)
@@ -118,7 +124,7 @@ def resume(run_dir: Path, callbacks=(), device: str | None = None, world: World 
             trainer.load_state_dict(state, run_dir / CHECKPOINT)
         except KeyError as error:
             raise CheckpointError(f"checkpoint {run_dir / CHECKPOINT} lacks the entry {error}") from error
-        if trainer.finished and (run_dir / "summary.json").exists():
+        if trainer.finished and (run_dir / SUMMARY).exists():
             raise RunError(f"{run_dir} already finished (epoch {trainer.epoch}); nothing to resume")
         trainer.fit()
         if world.main:

@@ -163,17 +163,29 @@ class Trainer:
                 try:
                     objective = self.strategy.step(x, y, beta, batch_total)
                 except NonFiniteLoss as error:
-                    kept = (
-                        f"; the last good checkpoint ({self.checkpoint_path}) is kept" if self.checkpoint_path else ""
-                    )
-                    raise TrainingDiverged(
-                        f"{error} at epoch {self.epoch}, step {i + 1}{kept}; try a smaller training.learning_rate "
-                        "or training.clip_norm"
-                    ) from None
+                    raise self._diverged(error, i + 1) from None
                 total += objective * batch_total
                 count += batch_total
                 progress.step(train=total / count, valid=self.best_valid_bound)
         return self.world.all_sum(total) / count
+
+    def _diverged(self, error: NonFiniteLoss, step: int) -> TrainingDiverged:
+        """The sentence for a loss that became NaN or infinite: where, what the checkpoint keeps, and a remedy
+        that works (the same settings would diverge again from the same state)."""
+        where, finished = f"{error} at epoch {self.epoch}, step {step}", self.epoch - 1
+        remedy = "a smaller training.learning_rate or a training.clip_norm"
+        if self.checkpoint_path is None:
+            return TrainingDiverged(f"{where}; try {remedy}")
+        run_dir = self.checkpoint_path.parent
+        if finished == 0:
+            return TrainingDiverged(
+                f"{where}, before any epoch finished; train into {run_dir} again with {remedy} (a run directory "
+                "without a finished epoch is reused)"
+            )
+        return TrainingDiverged(
+            f"{where}; {self.checkpoint_path} keeps epoch {finished}, the last that finished: resume from it, or "
+            f"train a new run with {remedy}"
+        )
 
     def validation_bound(self) -> float:
         """Mean validation bound, nats per example (fixed seed).
@@ -211,6 +223,10 @@ class Trainer:
         does not keep the best epoch (``Strategy.keeps_best``, adversarial ones) keeps the last.
         """
         config = self.config
+        if self.epoch == 0:  # the initial state: a run that fails before its first epoch ends can be resumed
+            state = self.state_dict() if self.world.active or self.checkpoint_path else None
+            if self.checkpoint_path is not None:
+                save_checkpoint(self.checkpoint_path, state)
         self.pair.train()
         with Progress("training", self.steps_per_epoch, config.epochs, self.epoch, enabled=self.verbose) as progress:
             while not self.finished and self.epoch < config.epochs:
