@@ -125,13 +125,13 @@ def cases(root: Path) -> list[tuple[list[str], str]]:
             [
                 "train",
                 "--set",
-                "model.decoder='conv'",
+                "guide.encoder='conv'",
                 "--set",
-                "model.decoder.channels=[8, 8, 8, 8]",
+                "guide.encoder.channels=[8, 8, 8, 8]",
                 "--run-dir",
                 fresh,
             ],
-            "makes sides divisible by 16; the data's images are 8x8",
+            "needs sides of at least 16; the data's images are (1, 8, 8): give it at most 3 layer(s) of channels",
         ),
         (
             [

@@ -173,3 +173,44 @@ def test_an_objective_without_a_differentiable_loss_is_refused():
     register_objective("test_pyro_renyi")(lambda num_particles=2, max_plate_nesting=1: RenyiELBO(0.5, num_particles))
     with pytest.raises(ConfigError, match="objective 'test_pyro_renyi' returned a RenyiELBO, which has no different"):
         make_objective("test_pyro_renyi", 2)
+
+
+def test_a_plugin_imported_by_the_user_then_named_by_a_run_loads_once(tmp_path):
+    """A user imports their plugin module to build pieces in Python, then loads a run that names the same file
+    (in a fresh process, as a user's script would); and a definition registered again replaces itself."""
+    import subprocess
+    import sys
+
+    from ppl_vae.runs.training import train_experiment
+
+    plugin = tmp_path / "user_plugins.py"
+    plugin.write_text(
+        "from ppl_vae import register_dataset, register_model\n"
+        "from ppl_vae.data.datasets import load_digits\n"
+        "from ppl_vae.models.bernoulli import BernoulliVAE\n\n"
+        "@register_model('test_twice_vae')\n"
+        "class Twice(BernoulliVAE):\n"
+        "    pass\n\n"
+        "@register_dataset('test_twice_digits')\n"
+        "def twice_digits(seed: int = 0):\n"
+        "    return load_digits(seed=seed)\n"
+    )
+    path = tmp_path / "twice.toml"
+    path.write_text(
+        "[experiment]\nplugins = ['user_plugins.py']\n\n[data]\nname = 'test_twice_digits'\n\n"
+        "[model]\nname = 'test_twice_vae'\n\n[training]\nepochs = 1\n\n[evaluation]\nppc_examples = 0\niw_samples = 5\n"
+    )
+    run = train_experiment(load_experiment(str(path)), tmp_path / "run")
+    script = (
+        "import user_plugins\n"
+        "from ppl_vae import load_experiment, load_trained\n"
+        f"run = load_trained({str(run)!r})\n"
+        f"load_experiment({str(path)!r})\n"
+        "print(type(run.pair.model).__name__)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "Twice", done.stderr
+    namespace: dict = {}
+    source = "from ppl_vae import register_model\n@register_model('test_again')\ndef again(x_shape):\n    return None\n"
+    for _ in range(2):  # the same definition, executed twice (an importlib.reload): harmless
+        exec(compile(source, str(tmp_path / "again.py"), "exec"), namespace)

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from ppl_vae.core.errors import DataError, MeasureError
-from ppl_vae.evaluation.likelihood import importance_weighted_log_likelihood
+from ppl_vae.evaluation.likelihood import importance_weighted_log_likelihood, likelihood_summary
 from ppl_vae.guides import DeltaEncoder, GaussianEncoder
 from ppl_vae.infer.pair import Pair
 from ppl_vae.infer.pairing import PairingError
@@ -213,3 +213,74 @@ def test_validation_batches_are_sized_by_the_widest_network():
     assert examples_per_batch(mlp, x, None, 1) == DEFAULT_MAX_ELEMENTS // 64  # the image is the widest
     assert examples_per_batch(pixel, x, None, 1) <= DEFAULT_MAX_ELEMENTS // (16 * 64)  # 16 maps of 8 x 8 at least
     assert examples_per_batch(mlp, x, None, 8) == DEFAULT_MAX_ELEMENTS // (8 * 64)
+
+
+def one_active_unit_pair(tractable: bool) -> Pair:
+    """8 latents; the guide's mean moves with the first pixel in the first dimension only, and its scale is 1
+    everywhere (a collapsed posterior in 7 dimensions). ``tractable=False`` hides the mean behind a transform,
+    so that only its draws are known."""
+    from torch.distributions.transforms import AffineTransform
+
+    class Hidden(GaussianEncoder):
+        def posterior(self, x, y=None):
+            base = super().posterior(x, y).base_dist
+            return dist.TransformedDistribution(base, [AffineTransform(0.0, 1.0)]).to_event(1)
+
+    model = BernoulliVAE((16,), latent_dim=8, decoder=LINEAR)
+    guide = (GaussianEncoder if tractable else Hidden)((16,), latent_dim=8, encoder=LINEAR, min_scale=0.0)
+    with torch.no_grad():
+        layer = guide.encoder.layers[0]
+        layer.weight.zero_()
+        layer.bias.zero_()
+        layer.weight[0, 0] = 1.0  # mean of z_1 = x_1
+        layer.bias[8:] = math.log(math.e - 1)  # softplus: scale 1
+    return Pair(model, guide)
+
+
+@pytest.mark.parametrize(("tractable", "ks"), [(True, (10, 100)), (False, (50, 500))])
+def test_active_units_do_not_depend_on_the_number_of_samples(tractable, ks):
+    """Burda et al.'s count is of dimensions whose posterior *mean* varies over the data: averaging K draws instead
+    counts collapsed dimensions as active for small K (the Monte Carlo noise of the average varies too)."""
+    torch.manual_seed(1)
+    x = torch.bernoulli(torch.full((2000, 16), 0.5))
+    pair = one_active_unit_pair(tractable)
+    counts = []
+    for k in ks:
+        estimate = importance_weighted_log_likelihood(pair, x, num_samples=k)
+        summary = likelihood_summary(estimate, 16)
+        counts.append(summary["active_units"]["z"])
+        if not tractable:  # the average of the draws alone varies by about 1/K in the collapsed dimensions
+            assert (estimate.latent_means["z"].var(0)[1:] > 0.5 / k).all()
+    assert counts == [1, 1]
+
+
+def test_kl_per_dim_reads_the_marginals_of_a_full_covariance_guide_and_says_why_a_flow_has_none():
+    from ppl_vae import GuideContract, PyroFunction
+    from ppl_vae.evaluation.likelihood import likelihood_summary
+
+    scale_tril = torch.tensor([[1.0, 0.0], [0.8, 0.6]])  # marginal standard deviations 1 and 1
+
+    def guide(x=None, y=None, num_samples=None):
+        import pyro
+
+        loc = anchor.weight.new_zeros(x.shape[0], 2) + torch.tensor([1.0, -2.0])
+        with pyro.plate("data", x.shape[0]):
+            pyro.sample("z", dist.MultivariateNormal(loc, scale_tril=scale_tril))
+
+    anchor = torch.nn.Linear(1, 1)
+    module = PyroFunction(guide, anchor=anchor)
+    module.contract = GuideContract(density=True)
+    pair = Pair(BernoulliVAE((4,), latent_dim=2, decoder=LINEAR), module)
+    x = torch.bernoulli(torch.full((50, 4), 0.5))
+    summary = likelihood_summary(importance_weighted_log_likelihood(pair, x, num_samples=4000), 4)
+    # KL(Normal(m, 1) || Normal(0, 1)) = m^2 / 2 per dimension: 0.5 and 2.0 nats
+    assert summary["kl_per_dim"]["z"] == pytest.approx([0.5, 2.0], abs=0.06) and not summary["kl_per_dim_absent"]
+
+    class Joint(GaussianEncoder):  # a transform that mixes the dimensions, as a flow's does
+        def posterior(self, x, y=None):
+            base = super().posterior(x, y)
+            return dist.TransformedDistribution(base, [dist.transforms.LowerCholeskyAffine(torch.zeros(2), scale_tril)])
+
+    flow = Pair(BernoulliVAE((4,), latent_dim=2, decoder=LINEAR), Joint((4,), latent_dim=2, encoder=LINEAR))
+    summary = likelihood_summary(importance_weighted_log_likelihood(flow, x, num_samples=30), 4)
+    assert summary["kl_per_dim"] == {} and "not known in closed form" in summary["kl_per_dim_absent"]["z"]

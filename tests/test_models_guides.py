@@ -71,8 +71,18 @@ def test_networks_keep_leading_dimensions_and_condition():
     ("spec", "in_shape", "out_shape", "message"),
     [
         ("conv", (64,), (10,), r"this data has examples of shape \(64,\), not images"),
-        ("conv", (4,), (1, 30, 30), "makes sides divisible by 4; the data's images are 30x30"),
-        ({"name": "conv", "channels": [4, 4, 4]}, (1, 4, 4), (3,), r"at least 8x8; the data's images are \(1, 4, 4\)"),
+        (
+            {"name": "conv", "channels": [4, 4, 4]},
+            (1, 4, 4),
+            (3,),
+            r"at least 8; the data's images are \(1, 4, 4\): give it at most 2 layer\(s\) of channels",
+        ),
+        (
+            {"name": "conv", "channels": [4]},
+            (1, 1, 5),
+            (3,),
+            "images are \\(1, 1, 5\\): use 'mlp' for images this small",
+        ),
         ("resnet", (4,), (4,), "unknown network 'resnet'; valid networks: conv, mlp"),
         ({"name": "mlp", "hiden": [3]}, (4,), (4,), r"unknown key 'hiden' in \[model.decoder\].*did you mean 'hidden'"),
         ({"name": "mlp", "activation": "swish"}, (4,), (4,), "unknown activation 'swish'; valid activations: elu"),
@@ -143,3 +153,24 @@ def test_models_built_in_one_process_do_not_share_parameters():
     with torch.no_grad():
         a.decoder.layers[0].weight.fill_(1.0)
     assert not torch.equal(a.decoder.layers[0].weight, b.decoder.layers[0].weight)
+
+
+@pytest.mark.parametrize("image", [(1, 13, 11), (3, 9, 30), (1, 28, 28)])
+def test_conv_networks_serve_any_image_size_and_train(image):
+    """The decoder draws a little more than the image and crops it; the encoder reads every pixel of odd sides."""
+    from ppl_vae import Pair, Trainer, TrainingConfig
+    from ppl_vae.data import Dataset, Split
+
+    decoder = build_network({"name": "conv", "channels": [8, 4]}, (5,), image)
+    encoder = build_network({"name": "conv", "channels": [4, 8]}, image, (6,))
+    assert decoder(torch.rand(3, 2, 5)).shape == (3, 2, *image) and encoder(torch.rand(4, *image)).shape == (4, 6)
+    gradient = torch.autograd.functional.jacobian(lambda x: encoder(x[None]).sum(), torch.rand(*image))
+    assert (gradient.abs() > 0).all()  # the last row and column of an odd side reach the code too
+    torch.manual_seed(0)
+    x = torch.bernoulli(torch.full((60, *image), 0.3))
+    data = Dataset("odd", Split(x[:40]), Split(x[40:50]), Split(x[50:]), levels=2, image_shape=image)
+    conv = {"name": "conv", "channels": [8, 4]}
+    pair = Pair(BernoulliVAE(image, 3, decoder=conv), GaussianEncoder(image, 3, encoder={**conv, "channels": [4, 8]}))
+    pair.check(data.valid.x[:8])
+    history = Trainer(pair, data, TrainingConfig(epochs=3, batch_size=20), verbose=False).fit()
+    assert history[-1].train_objective > history[0].train_objective

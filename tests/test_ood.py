@@ -55,20 +55,20 @@ def test_noise_images_are_rejected_with_auroc_near_one(digits_runs, capsys):
     noise = np.random.default_rng(1).integers(0, 256, size=(300, 1, 8, 8)).astype(np.uint8)
     np.save(folder / "noise.npy", noise)
     assert main(["ood", str(runs["default"]), "--outliers", str(folder / "noise.npy"), "--iw-samples", "20"]) == 0
-    summary = json.loads((runs["default"] / "ood-noise-test-K20.json").read_text())
+    summary = json.loads((runs["default"] / "ood-noise_npy-test-K20.json").read_text())
     assert summary["scores"]["negative_log_likelihood"]["auroc"] > 0.99
     assert summary["typicality"]["auroc"] > 0.99
     assert summary["mean_bits_per_dim"]["out"] > 2 * summary["mean_bits_per_dim"]["in"]
-    saved = np.load(runs["default"] / "ood-noise-test-K20.npz")
+    saved = np.load(runs["default"] / "ood-noise_npy-test-K20.npz")
     assert saved["in_negative_log_likelihood"].shape == (360,) and saved["out_bits_per_dim"].shape == (300,)
-    assert (runs["default"] / "ood-noise-test-K20_roc.png").exists()
+    assert (runs["default"] / "ood-noise_npy-test-K20_roc.png").exists()
 
 
 def test_a_label_conditioned_run_also_rejects_by_its_best_class(digits_runs):
     folder, runs = digits_runs
     np.save(folder / "blobs.npy", np.random.default_rng(2).random((200, 1, 8, 8)))
     assert main(["ood", str(runs["conditional"]), "--outliers", str(folder / "blobs.npy"), "--iw-samples", "5"]) == 0
-    reject = json.loads((runs["conditional"] / "ood-blobs-test-K5.json").read_text())["bayes_reject"]
+    reject = json.loads((runs["conditional"] / "ood-blobs_npy-test-K5.json").read_text())["bayes_reject"]
     assert 0.8 < reject["accepted_share_in"] <= 1 and reject["accepted_share_out"] < 0.2
     assert reject["accuracy_accepted"] >= reject["accuracy_all"] - 0.02 and reject["auroc"] > 0.9
 
@@ -79,6 +79,10 @@ def test_a_label_conditioned_run_also_rejects_by_its_best_class(digits_runs):
         (lambda: np.zeros((5, 1, 28, 28), np.uint8), r"shape \(1, 28, 28\), the run's data \(1, 8, 8\)"),
         (lambda: np.full((5, 1, 8, 8), 2.0), r"values outside \[0, 1\]"),
         (lambda: np.full((5, 1, 8, 8), 300, np.int64), "integers outside 0..255"),
+        (
+            lambda: np.zeros((5, 8, 8), np.uint8),
+            r"shape \(8, 8\), .* add a channel axis of 1 \(x\[:, None\] in NumPy\)",
+        ),
     ],
 )
 def test_bad_outlier_files_are_one_sentence(make, message, digits_runs, capsys):
@@ -89,6 +93,17 @@ def test_bad_outlier_files_are_one_sentence(make, message, digits_runs, capsys):
     assert main(["ood", str(runs["default"]), "--outliers", str(folder / "bad.npy")]) == 1
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and re.search(message, error), error
+
+
+def test_outlier_files_of_one_stem_write_their_own_results(digits_runs):
+    folder, runs = digits_runs
+    images = np.random.default_rng(3).random((50, 1, 8, 8))
+    np.save(folder / "same.npy", images)
+    np.savez(folder / "same.npz", x=images[::-1])
+    for name in ("same.npy", "same.npz"):
+        assert main(["ood", str(runs["default"]), "--outliers", str(folder / name), "--iw-samples", "5"]) == 0
+    written = {p.name for p in runs["default"].glob("ood-same_*-test-K5.json")}
+    assert written == {"ood-same_npy-test-K5.json", "ood-same_npz-test-K5.json"}
 
 
 def test_ood_refuses_runs_that_are_not_densities_and_unknown_outlier_sets(digits_runs, capsys):

@@ -103,7 +103,9 @@ def test_nan_loss_stops_and_keeps_last_checkpoint(fast_experiment, tmp_path):
             with torch.no_grad():
                 trainer.pair.model.decoder.layers[0].weight.fill_(float("nan"))
 
-    with pytest.raises(TrainingDiverged, match="the svi loss became nan at epoch 2, step 1; .* keeps epoch 1, the last"):
+    with pytest.raises(
+        TrainingDiverged, match="the svi loss became nan at epoch 2, step 1; .* keeps epoch 1, the last"
+    ):
         train_experiment(fast_experiment(), tmp_path / "run", callbacks=[poison])
     state = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
     assert state["epoch"] == 1

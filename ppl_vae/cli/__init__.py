@@ -50,11 +50,11 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError(f"only 'train' runs under torchrun; run 'ppl-vae {args.command}' as one process")
         args.handler(args)
     except PluginError as error:
-        print(f"ppl-vae: error: {error}", file=sys.stderr)
+        print(f"ppl-vae: error: {' '.join(str(error).split())}", file=sys.stderr)
         traceback.print_exception(error.__cause__, file=sys.stderr)
         return 1
     except UserError as error:
-        print(f"ppl-vae: error: {error}", file=sys.stderr)
+        print(f"ppl-vae: error: {' '.join(str(error).split())}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(

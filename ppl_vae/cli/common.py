@@ -6,10 +6,10 @@ import argparse
 
 
 def print_table(summary: dict, skip: tuple[str, ...] = ()) -> None:
-    """``key  value`` lines, floats with 4 decimals, skipping the keys in ``skip``."""
+    """``key  value`` lines, floats with 4 decimals, skipping the keys in ``skip`` and empty tables."""
     width = max(map(len, summary))
     for key, value in summary.items():
-        if key in skip:
+        if key in skip or value == {}:
             continue
         shown = f"{value:.4f}" if isinstance(value, float) else value
         print(f"  {key:<{width}}  {shown}")

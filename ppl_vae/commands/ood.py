@@ -73,17 +73,19 @@ def load_outliers(run, spec: str, split: str, seed: int) -> Outliers:
         values = _file_images(Path(spec), levels).to(dtype)
         raw = Dataset(Path(spec).stem, Split(values), Split(values), Split(values), levels=levels)
         fitted = binarize(raw, section.get("binarize", "auto"), contract, seed)
-        chosen, description, name = fitted.test, f"{len(values)} images from {spec}", Path(spec).stem
+        chosen, description, name = fitted.test, f"{len(values)} images from {spec}", Path(spec).name.replace(".", "_")
     else:
         raise DataError(
             f"no dataset or .npy/.npz file named '{spec}'; give a registered dataset ({', '.join(DATASETS.names())}) "
             "or the path of a NumPy file of images"
         )
-    expected = tuple(run.data().x_shape)
-    if tuple(chosen.x.shape[1:]) != expected:
+    expected, found = tuple(run.data().x_shape), tuple(chosen.x.shape[1:])
+    if found != expected:
+        channel = len(expected) == 3 and found == expected[1:]
+        advice = f": add a channel axis of {expected[0]} (x[:, None] in NumPy)" if channel else ""
         raise DataError(
-            f"the outliers {name} have examples of shape {tuple(chosen.x.shape[1:])}, the run's data {expected}: "
-            "a density compares inputs of one shape"
+            f"the outliers {name} have examples of shape {found}, the run's data {expected}: a density compares "
+            f"inputs of one shape{advice}"
         )
     return Outliers(chosen, description, name)
 

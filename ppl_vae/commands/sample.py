@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import torch
@@ -43,8 +44,8 @@ def sample(
     device: str | None = None,
 ) -> tuple[Path, str]:
     """Draw the first sample figure that applies to ``run`` (completions of test inputs, the style-by-class grid
-    or the draws of one class, draws from the prior) into ``output`` (default
-    ``RUN/samples[-labelY]-seedS.png``); returns (the file, the figure's name)."""
+    or the draws of one class, draws from the prior; for vector data, the draws themselves in a ``.npz``) into
+    ``output`` (default ``RUN/samples[-labelY]-seedS.png``, or ``.npz``); returns (the file, what it holds)."""
     require_positive(num_samples, "num_samples")
     output = writable_output(Path(output)) if output is not None else None
     run = trained(run, device)
@@ -55,15 +56,14 @@ def sample(
         check_labels(torch.tensor([label]), view.num_classes, what="the label")
     figures = chosen(SAMPLE_FIGURES, view)
     if not figures:
-        raise RunError(f"{run.directory} has no sample figure: its data are not images")
+        raise RunError(f"{run.directory} has no sample figure: it generates outputs y of inputs that are not images")
     name, draw = next(iter(figures.items()))
     refuse_long_sampling(run, num_samples or DEFAULT_SAMPLES, label, yes)
-    request = SampleRequest(num_samples, label, seed, output)
-    if output is None:
-        suffix = "" if label is None else f"-label{label}"
-        request = SampleRequest(num_samples, label, seed, run.directory / f"samples{suffix}-seed{seed}.png")
-        with RunLock(run.directory, "sample"):
-            draw(run, request)
-    else:
-        draw(run, request)
-    return request.output, name
+    suffix = SAMPLE_FIGURES.metadata(name).get("suffix", ".png")
+    if output is not None and output.suffix != suffix:
+        raise ConfigError(f"the output {output} must be a {suffix} file: the {name.replace('_', ' ')} writes one")
+    label_part = "" if label is None else f"-label{label}"
+    path = output or run.directory / f"samples{label_part}-seed{seed}{suffix}"
+    with RunLock(run.directory, "sample") if output is None else contextlib.nullcontext():
+        what = draw(run, SampleRequest(num_samples, label, seed, path))
+    return path, what

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ppl_vae.core.config import unknown_key_error
-from ppl_vae.core.errors import ConfigError, PluginError, UserError
+from ppl_vae.core.errors import ConfigError, PluginError, UserError, one_line
 from ppl_vae.core.plugins import raised_in_plugin
 from ppl_vae.core.registry import Registry
 
@@ -43,7 +43,7 @@ def construct(
     except UserError:
         raise
     except Exception as error:
-        sentence = f"cannot build {registry.kind} '{name}' from [{where}]: {type(error).__name__}: {error}"
+        sentence = f"cannot build {registry.kind} '{name}' from [{where}]: {type(error).__name__}: {one_line(error)}"
         plugin = raised_in_plugin(error)
         if plugin is not None:
             raise PluginError(f"{sentence} (in plugin {plugin}; its traceback follows)") from error

@@ -58,3 +58,9 @@ class TrainingDiverged(UserError, RuntimeError):
 
 class PluginError(UserError):
     """User code (a plugin) raised; the command line prints its traceback after the sentence."""
+
+
+def one_line(error: BaseException) -> str:
+    """``error``'s message as one line for a sentence: without the tables Pyro appends to a message
+    (``Trace Shapes:``), its line breaks joined."""
+    return " ".join(str(error).split("Trace Shapes:")[0].split())

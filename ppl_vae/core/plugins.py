@@ -18,7 +18,7 @@ import traceback
 from collections.abc import Iterable
 from pathlib import Path
 
-from ppl_vae.core.errors import ConfigError, PluginError, UserError
+from ppl_vae.core.errors import ConfigError, PluginError, UserError, one_line
 
 _LOADED: dict[str, str] = {}  # module name -> resolved path of every plugin file loaded
 
@@ -69,7 +69,9 @@ def load_plugins(plugins: Iterable[str]) -> None:
                 raise
             except Exception as error:
                 del sys.modules[name]
-                raise PluginError(f"plugin {plugin} raised {type(error).__name__} while loading: {error}") from error
+                raise PluginError(
+                    f"plugin {plugin} raised {type(error).__name__} while loading: {one_line(error)}"
+                ) from error
         else:
             try:
                 importlib.import_module(plugin)

@@ -52,6 +52,7 @@ class Registry:
         self.ordered = ordered
         self._builtins = dict(builtins)
         self._entries: dict[str, Callable[..., Any]] = {}
+        self._origins: dict[str, tuple[str | None, str, int | None]] = {}
         self._metadata: dict[str, dict[str, Any]] = {}
 
     def register(self, name: str, **metadata: Any) -> Callable[[T], T]:
@@ -60,7 +61,8 @@ class Registry:
         def add(constructor: T) -> T:
             existing = self._entries.get(name)
             owner = self._builtins.get(name)
-            same = existing is constructor or (existing is not None and _origin(existing) == _origin(constructor))
+            origin = _origin(constructor)
+            same = existing is constructor or (existing is not None and self._origins[name] == origin)
             if existing is not None and not same:
                 raise NameTakenError(
                     f"a {self.kind} named '{name}' is already registered (by {existing.__module__}); "
@@ -71,6 +73,7 @@ class Registry:
                     f"a {self.kind} named '{name}' is already registered (built in, by {owner}); choose another name"
                 )
             self._entries[name] = constructor
+            self._origins[name] = origin
             self._metadata[name] = metadata
             return constructor
 

@@ -163,12 +163,28 @@ def check_data(x: Tensor, support: Constraint, event_shape: tuple[int, ...] | No
         if grey:
             raise DataError(
                 f"{what} has {grey} values that are not 0 or 1 but the model has a Bernoulli likelihood; binarize it "
-                '(data.binarize = "threshold" or "dynamic") or use a likelihood for grey levels'
+                '(data.binarize = "threshold" or "dynamic"; in Python, ppl_vae.data.transforms.binarize) or use a '
+                "likelihood for grey levels"
             )
 
 
+def check_unit_interval(values: Tensor, what: str, use: str) -> None:
+    """A DataError unless ``values`` lie in [0, 1], which ``use`` (a transform or likelihood, named in the sentence)
+    needs, whether or not the data declare levels; the advice covers data normalized to [-1, 1]."""
+    outside = _count((values < 0) | (values > 1))
+    if outside:
+        low, high = values.min().item(), values.max().item()
+        hint = " (data normalized to [-1, 1]: x = (x + 1) / 2)" if low >= -1 and high <= 1 else ""
+        raise DataError(
+            f"{what} has {outside} values outside [0, 1] (min {low:g}, max {high:g}), but {use} needs values in "
+            f"[0, 1]; rescale the data to [0, 1]{hint}"
+        )
+
+
 def check_fit(data: Dataset, contract: ModelContract) -> None:
-    """Every split of ``data`` (floating point, transformed) against what the model declares."""
+    """Every split of ``data`` (floating point, transformed) against what the model declares: the observed field
+    present, finite, in the likelihood's support, on the declared grey levels; labels where the model reads them.
+    The command line and the Python API (``Trainer``) run it alike."""
     if contract.conditioning is Conditioning.LABELS and data.num_classes is None:
         raise DataError(f"the model is conditioned on class labels y, but dataset '{data.name}' has no labels")
     for name, split in data.splits().items():
@@ -178,8 +194,11 @@ def check_fit(data: Dataset, contract: ModelContract) -> None:
             raise DataError(f"the model scores '{contract.observed}', which {where} does not have")
         if contract.observed == "y" and data.num_classes is not None:
             raise DataError(f"the model scores outputs y, but {where} holds class labels in y")
-        support = constraints.unit_interval if data.dynamic_binarization and name == "train" else contract.support
+        dynamic = data.dynamic_binarization and name == "train"
+        support = constraints.unit_interval if dynamic else contract.support
         check_data(scored, support, what=f"{where}, {contract.observed},")
+        if data.levels is not None and not dynamic:
+            _check_values(scored, data.levels, f"{where}, {contract.observed},")
         if contract.conditioning is Conditioning.LABELS:
             check_labels(split.y, data.num_classes, len(split), f"{where}, labels y")
 

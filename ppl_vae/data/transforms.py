@@ -18,7 +18,7 @@ from torch.distributions import constraints
 
 from ppl_vae.core.contract import ModelContract, levels
 from ppl_vae.core.errors import ConfigError
-from ppl_vae.data.checks import INTEGER_DTYPES
+from ppl_vae.data.checks import INTEGER_DTYPES, check_unit_interval
 from ppl_vae.data.containers import Dataset, Split
 
 
@@ -48,7 +48,9 @@ def _is_binary(values: Tensor) -> bool:
 def binarize(data: Dataset, mode: str, contract: ModelContract, seed: int = 0) -> Dataset:
     """Make the observed field of ``data`` fit a Bernoulli likelihood, as ``mode`` says.
 
-    ``"none"`` leaves values as they are; ``"threshold"`` maps values > 0.5 to 1;
+    Thresholding and sampling read values as intensities in [0, 1]: data outside that range is refused in one
+    sentence (a DataError), never thresholded as it is. ``"none"`` leaves values as they are; ``"threshold"``
+    maps values > 0.5 to 1;
     ``"dynamic"`` keeps grey levels for training (the trainer draws Bernoulli(p) per batch)
     and binarizes valid / test once by sampling with ``seed``; ``"auto"`` is ``"threshold"``
     when a Bernoulli likelihood meets grey-level data, else ``"none"``. Binarizing for a
@@ -57,10 +59,16 @@ def binarize(data: Dataset, mode: str, contract: ModelContract, seed: int = 0) -
     field = contract.observed
     splits = data.splits()
     binary = all(_is_binary(getattr(s, field)) for s in splits.values() if getattr(s, field) is not None)
+    chosen = mode
     if mode == "auto":
         mode = "threshold" if contract.support is constraints.boolean and not binary else "none"
     if mode == "none" or binary:
         return data
+    use = f"data.binarize = '{mode}'"
+    use += " (what 'auto' chose for the Bernoulli likelihood)" if chosen == "auto" else ""
+    for name, split in splits.items():
+        if getattr(split, field) is not None:
+            check_unit_interval(getattr(split, field), f"the {name} split of {data.name}, {field},", use)
     what = "" if field == "x" else " (outputs y)"
     if mode == "threshold":
         fixed = {

@@ -42,10 +42,15 @@ class ImportanceWeightedEstimate:
       NaN when K < 25: too few weights to fit the tail (PSIS uses the largest 20%, at least 5), and
       where all K weights are equal (a model without latents: the estimate is exact).
     - ``elbo``: the mean of the K log-weights: the ELBO estimated from the same samples.
-    - ``latent_means``: per latent site, the mean of its K samples, (N, *event shape): a Monte Carlo
-      posterior mean, used to count active units.
-    - ``kl_per_dim``: per latent site whose guide and prior factorize (``Independent``),
-      the Monte Carlo KL(q(z_j|x) || p(z_j)) of each dimension j, (N, dims).
+    - ``latent_means``: per latent site, its posterior mean E_q[z | x], (N, *event shape): the mean of the
+      guide's distribution where it is tractable (exact: the same for every K), else averaged over the K
+      particles (the conditional means of a site whose distribution depends on other sampled sites, or the
+      draws themselves where no mean is tractable, such as a flow's).
+    - ``latent_mean_variance``: per latent site, the Monte Carlo variance of that mean, (N, *event shape):
+      0 where the mean is exact. Active units subtract it, so that their count does not depend on K.
+    - ``kl_per_dim``: per latent site whose guide and prior have per-dimension marginals in closed form (products
+      of per-dimension distributions; full-covariance Gaussians), the Monte Carlo KL(q(z_j|x) || p(z_j)) of the
+      marginals of each dimension j, (N, dims); sites without are absent (``likelihood_summary`` says why).
     - ``exact``: True for a model without latents, whose log-likelihood is computed exactly (K = 1).
 
     All tensors are on the CPU.
@@ -57,18 +62,40 @@ class ImportanceWeightedEstimate:
     khat: Tensor
     elbo: Tensor
     latent_means: dict[str, Tensor]
+    latent_mean_variance: dict[str, Tensor]
     kl_per_dim: dict[str, Tensor]
     num_samples: int
     exact: bool = False
 
 
+def conditional_means(site: dict) -> Tensor:
+    """(K, n, *event) means of the guide's distribution at ``site`` per particle (the values drawn where its mean
+    is not tractable)."""
+    try:
+        return site["fn"].mean.expand_as(site["value"])
+    except NotImplementedError:
+        return site["value"]
+
+
+def marginals(distribution: dist.Distribution) -> dist.Distribution | None:
+    """The per-dimension marginals of a distribution over vectors, as one distribution with one batch dimension
+    more (log_prob of a (..., D) value gives (..., D)): the factors of a product (``Independent``), the Normal
+    marginals of a ``MultivariateNormal``; None where they are not known in closed form (a flow, a mixture)."""
+    if isinstance(distribution, dist.Independent):
+        return distribution.base_dist
+    if isinstance(distribution, dist.MultivariateNormal):
+        return dist.Normal(distribution.loc, distribution.covariance_matrix.diagonal(dim1=-2, dim2=-1).sqrt())
+    return None
+
+
 def _per_dim_kl(guide_site: dict, model_site: dict) -> Tensor | None:
-    """(K, n, dims) log q(z_j|x) - log p(z_j), or None if either side does not factorize."""
-    q, p = guide_site["fn"], model_site["fn"]
-    if not (isinstance(q, dist.Independent) and isinstance(p, dist.Independent)):
+    """(K, n, dims) log q(z_j|x) - log p(z_j) of the marginals per dimension j (a Monte Carlo term of the marginal
+    KL(q(z_j|x) || p(z_j))), or None where either side's marginals are not known in closed form."""
+    q, p = marginals(guide_site["fn"]), marginals(model_site["fn"])
+    if q is None or p is None:
         return None
     value = guide_site["value"]
-    difference = q.base_dist.log_prob(value) - p.base_dist.log_prob(value)
+    difference = q.log_prob(value) - p.log_prob(value)
     return difference.reshape(*difference.shape[:2], -1)
 
 
@@ -123,6 +150,7 @@ def importance_weighted_log_likelihood(
     # would pin the allocator's heap between the chunks' temporaries).
     log_w = torch.empty(num_samples, n, dtype=x.dtype)  # (K, N)
     latent_means: dict[str, Tensor] = {}
+    latent_mean_variance: dict[str, Tensor] = {}
     kl_per_dim: dict[str, Tensor] = {}
     chunks = list(batches(n, n_chunk))
     with (
@@ -134,7 +162,7 @@ def importance_weighted_log_likelihood(
     ):
         for s in chunks:
             xs, ys = x[s].to(device), None if y is None else y[s].to(device)
-            sums, kls = {}, {}
+            sums, squares, kls = {}, {}, {}
             for k in range(0, num_samples, k_chunk):
                 k_now = min(k_chunk, num_samples - k)
                 lw, guide_trace, model_trace = traced_log_weights(
@@ -142,15 +170,26 @@ def importance_weighted_log_likelihood(
                 )
                 log_w[k : k + k_now, s] = lw.cpu()
                 for name, site in sample_sites(guide_trace).items():
-                    sums[name] = sums.get(name, 0) + site["value"].sum(0)
+                    means = conditional_means(site)
+                    sums[name] = sums.get(name, 0) + means.sum(0)
+                    squares[name] = squares.get(name, 0) + means.square().sum(0)
                     kl = _per_dim_kl(site, model_trace.nodes[name])
                     if kl is not None:
                         kls[name] = kls.get(name, 0) + kl.sum(0)
+            spread = {
+                name: ((squares[name] - sums[name].square() / num_samples) / max(num_samples - 1, 1)).clamp(min=0)
+                / num_samples
+                for name in sums
+            }
             for results, totals in ((latent_means, sums), (kl_per_dim, kls)):
                 for name, total in totals.items():
                     if name not in results:
                         results[name] = torch.empty(n, *total.shape[1:], dtype=total.dtype)
                     results[name][s] = (total / num_samples).cpu()
+            for name, variance in spread.items():
+                if name not in latent_mean_variance:
+                    latent_mean_variance[name] = torch.empty(n, *variance.shape[1:], dtype=variance.dtype)
+                latent_mean_variance[name][s] = variance.cpu()
             bar.step()
     log_mean_w = torch.logsumexp(log_w, 0) - math.log(num_samples)
     w = torch.exp(log_w - log_w.max(0).values)
@@ -170,6 +209,7 @@ def importance_weighted_log_likelihood(
         khat=khat.reshape(n),
         elbo=log_w.mean(0),
         latent_means=latent_means,
+        latent_mean_variance=latent_mean_variance,
         kl_per_dim=kl_per_dim,
         num_samples=num_samples,
         exact=exact,
@@ -188,6 +228,15 @@ def _mean_and_error(values: Tensor) -> tuple[float, float]:
 
 
 ACTIVE_UNIT_THRESHOLD = 0.01
+
+
+def active_units(means: Tensor, mean_variance: Tensor, threshold: float = ACTIVE_UNIT_THRESHOLD) -> int:
+    """Latent dimensions whose posterior mean varies over the data by more than ``threshold`` (Burda et al. 2016,
+    Appendix B): Var_x(E_q[z_j | x]) > 0.01, from ``means`` (N, *event) and their Monte Carlo variances
+    (N, *event), whose average over the data is subtracted from the spread of the means (an unbiased estimate of
+    the spread of the exact means, whatever K the means were estimated with)."""
+    flat_means, flat_noise = means.reshape(means.shape[0], -1), mean_variance.reshape(means.shape[0], -1)
+    return int((flat_means.var(0) - flat_noise.mean(0) > threshold).sum())
 
 
 def likelihood_summary(estimate: ImportanceWeightedEstimate, dim: int) -> dict:
@@ -213,10 +262,15 @@ def likelihood_summary(estimate: ImportanceWeightedEstimate, dim: int) -> dict:
         "khat_max": known.max().item() if known.numel() else None,
         "ess_median": estimate.ess.median().item(),
         "active_units": {
-            name: int((means.reshape(means.shape[0], -1).var(0) > ACTIVE_UNIT_THRESHOLD).sum())
+            name: active_units(means, estimate.latent_mean_variance[name])
             for name, means in estimate.latent_means.items()
         },
         "kl_per_dim": {name: kl.mean(0).tolist() for name, kl in estimate.kl_per_dim.items()},
+        "kl_per_dim_absent": {
+            name: "the guide's or the prior's marginals per dimension are not known in closed form"
+            for name in estimate.latent_means
+            if name not in estimate.kl_per_dim
+        },
     }
 
 
@@ -226,18 +280,22 @@ EVALUATION_KEYS = {
     "exact": "true for a model without latent variables: its log-likelihood is computed exactly",
     "elbo_nats": "mean ELBO over examples (from the same K samples), nats per example",
     "elbo_standard_error": "standard error of that mean over the data, std / sqrt(N)",
-    "iw_log_likelihood_nats": "mean importance-weighted log-likelihood log p̂(x), nats per example",
+    "iw_log_likelihood_nats": "mean importance-weighted log-likelihood log p̂(x), nats per example (a lower bound "
+    "in expectation that rises towards log p(x) as K grows)",
     "iw_standard_error": "standard error of that mean over the data, std / sqrt(N)",
     "iw_monte_carlo_error": "Monte Carlo error of that mean from the weights alone (delta method)",
     "iw_bits_per_dim": "-iw_log_likelihood_nats / (D ln 2)",
     "elbo_bits_per_dim": "-elbo_nats / (D ln 2)",
-    "gap_nats": "iw_log_likelihood_nats - elbo_nats: how loose the ELBO is",
+    "gap_nats": "iw_log_likelihood_nats - elbo_nats: how loose the ELBO is (grows with K, as the IW bound does)",
     "khat_above_0.7_share": "share of examples whose Pareto k-hat > 0.7: do not trust their estimate (null if K < 25)",
     "khat_median": "median Pareto k-hat",
     "khat_max": "largest Pareto k-hat",
-    "ess_median": "median effective sample size of the weights (1..K)",
-    "active_units": "per latent site: dimensions whose posterior mean varies over the data by more than 0.01",
-    "kl_per_dim": "per latent site: mean over examples of KL(q(z_j|x) || p(z_j)) per dimension, nats",
+    "ess_median": "median effective sample size of the weights (1..K: it grows with K; compare ess_median / K)",
+    "active_units": "per latent site: dimensions whose posterior mean varies over the data by more than 0.01 (the "
+    "guide's exact mean where tractable, else with the Monte Carlo variance removed: it does not depend on K)",
+    "kl_per_dim": "per latent site: mean over examples of KL(q(z_j|x) || p(z_j)) per dimension, nats, of the "
+    "marginals of each dimension (Monte Carlo over the K draws: unbiased for every K)",
+    "kl_per_dim_absent": "latent sites without kl_per_dim, and why (marginals not known in closed form, as a flow's)",
 }
 
 

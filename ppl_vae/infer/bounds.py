@@ -15,6 +15,7 @@ from torch import Tensor
 
 from ppl_vae.core.devices import frozen
 from ppl_vae.core.errors import MeasureError
+from ppl_vae.data.checks import check_data
 from ppl_vae.infer.objectives.kl_weight import KLWeight
 from ppl_vae.infer.pair import Pair
 from ppl_vae.infer.sizing import batches, examples_per_batch
@@ -57,6 +58,7 @@ def bound_per_example(
     beta-weighted or deterministic-encoder pair, which bounds nothing). ``x`` and ``y`` may
     live on any device; batches move to the pair's.
     """
+    check_data(pair.scored(x, y), pair.model_contract.support, what=f"the data {pair.model_contract.observed}")
     device = pair.device
     batch_size = batch_size or examples_per_batch(pair, x, y, num_particles)
     weighting = KLWeight(beta) if beta is not None else contextlib.nullcontext()
@@ -89,6 +91,7 @@ def reconstruction_log_likelihood(
     """log p(obs | z) with one z ~ q(z | x) per example: (N,) nats, the reconstruction term of the ELBO
     (the whole objective of an autoencoder, whose guide is deterministic); batches as in :func:`bound_per_example`."""
     device, observed = pair.device, pair.model_contract.observed
+    check_data(pair.scored(x, y), pair.model_contract.support, what=f"the data {observed}")
     batch_size = batch_size or examples_per_batch(pair, x, y, 1)
     with frozen(seed, device):
         parts = []

@@ -9,6 +9,7 @@ from torch import Tensor, nn
 from ppl_vae.core.contract import GuideContract, ModelContract
 from ppl_vae.core.devices import module_device
 from ppl_vae.core.errors import ConfigError
+from ppl_vae.data.checks import check_data
 from ppl_vae.infer.pairing import Pairing, check_pair
 
 
@@ -47,8 +48,10 @@ class Pair(nn.Module):
         return module_device(self)
 
     def check(self, x: Tensor, y: Tensor | None = None) -> Pairing:
-        """The pairing check (``ppl_vae.infer.pairing``) on examples ``x`` (and their ``y``), on the pair's device."""
+        """The pairing check (``ppl_vae.infer.pairing``) on examples ``x`` (and their ``y``), on the pair's device,
+        after checking the scored examples against the model's support (``ppl_vae.data.checks.check_data``)."""
         device = self.device
+        check_data(self.scored(x, y), self.model_contract.support, what=f"the data {self.model_contract.observed}")
         pairing = check_pair(
             self.model,
             self.guide,

@@ -22,7 +22,7 @@ from pyro import poutine
 from torch import Tensor
 
 from ppl_vae.core.devices import frozen
-from ppl_vae.core.errors import PairingError, PluginError
+from ppl_vae.core.errors import PairingError, PluginError, one_line
 from ppl_vae.core.plugins import raised_in_plugin
 from ppl_vae.infer.weights import sample_sites
 
@@ -70,7 +70,7 @@ def batch_shape_problem(role: str, name: str, site: dict, n: int) -> str | None:
     event = value.dim() - len(expected)
     return (
         f"the {role}'s site '{name}' has batch shape {batch} inside the 'data' plate of size {n}, where it must be "
-        f"{expected}: each example's value has shape {tuple(value.shape[len(expected):])}, so its distribution "
+        f"{expected}: each example's value has shape {tuple(value.shape[len(expected) :])}, so its distribution "
         f"must have {event} event dimension(s) (such as .to_event({event}) on a per-value distribution), not "
         f"{len(site['fn'].event_shape)}"
     )
@@ -80,7 +80,9 @@ def _trace(fn, role: str, name: str, x: Tensor, y: Tensor | None) -> poutine.Tra
     try:
         return poutine.trace(fn).get_trace(x, y=y)
     except Exception as error:  # any failure of user code becomes one sentence
-        sentence = f"the {role} '{name}' fails on a batch of {x.shape[0]} examples: {type(error).__name__}: {error}"
+        sentence = (
+            f"the {role} '{name}' fails on a batch of {x.shape[0]} examples: {type(error).__name__}: {one_line(error)}"
+        )
         plugin = raised_in_plugin(error)
         if plugin is not None:
             raise PluginError(f"{sentence} (in plugin {plugin}; its traceback follows)") from error

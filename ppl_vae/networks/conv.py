@@ -5,8 +5,13 @@
 - images ``(C, H, W)`` to a vector: :class:`ConvEncoder`, convolutions with kernel 4, stride 2
   and padding 1 (each halves the image side, rounding down), then fully connected layers;
 - a vector to images: :class:`ConvDecoder`, a fully connected layer to ``channels[0]`` maps of
-  side H / 2^L, then L transposed convolutions with kernel 4, stride 2 and padding 1 (each
-  doubles the side), the last one to the output channels. The sides must be divisible by 2^L.
+  side ceil(H / 2^L), then L transposed convolutions with kernel 4, stride 2 and padding 1 (each
+  doubles the side), the last one to the output channels, cropped to H x W.
+
+Any image size works: the encoder's convolutions round each side down (an odd side loses its last
+row or column of features, never of pixels: every pixel is read), the decoder draws a little more
+than the image and crops it. Only images smaller than 2^L on a side are refused, with the number of
+layers that fits them.
 """
 
 from __future__ import annotations
@@ -44,9 +49,11 @@ class ConvEncoder(Network):
         c, h, w = in_shape
         side = 2 ** len(channels)
         if min(h, w) < side:
+            fits = int(math.log2(min(h, w)))
+            advice = f"give it at most {fits} layer(s) of channels" if fits else "use 'mlp' for images this small"
             raise ConfigError(
-                f"the conv encoder halves the image side {len(channels)} times, so it needs images of at least "
-                f"{side}x{side}; the data's images are {tuple(in_shape)}"
+                f"the conv encoder halves the image side once per layer of channels ({len(channels)}: {channels}), so "
+                f"it needs sides of at least {side}; the data's images are {tuple(in_shape)}: {advice}"
             )
         layers: list[nn.Module] = []
         for i, (fan_in, fan_out) in enumerate(zip([c, *channels[:-1]], channels)):
@@ -63,8 +70,8 @@ class ConvEncoder(Network):
 
 
 class ConvDecoder(Network):
-    """(features,) -> images (C_out, H, W): a linear layer to ``channels[0]`` maps of side H / 2^L, then
-    transposed convolutions through ``channels[1:]`` to ``C_out``; linear output."""
+    """(features,) -> images (C_out, H, W): a linear layer to ``channels[0]`` maps of side ceil(H / 2^L), then
+    transposed convolutions through ``channels[1:]`` to ``C_out``, cropped to H x W; linear output."""
 
     def __init__(
         self,
@@ -78,12 +85,7 @@ class ConvDecoder(Network):
         super().__init__(in_shape, out_shape, condition_dim)
         c, h, w = out_shape
         side = 2 ** len(channels)
-        if h % side or w % side:
-            raise ConfigError(
-                f"the conv decoder doubles the image side {len(channels)} times, so it makes sides divisible by "
-                f"{side}; the data's images are {h}x{w} (give the decoder fewer channels, or use 'mlp')"
-            )
-        self.base = (channels[0], h // side, w // side)
+        self.base = (channels[0], -(-h // side), -(-w // side))
         norm = [nn.BatchNorm1d(math.prod(self.base))] if batch_norm else []
         self.project = nn.Sequential(
             nn.Linear(in_shape[0] + condition_dim, math.prod(self.base)), *norm, activation_layer(activation)
@@ -98,7 +100,8 @@ class ConvDecoder(Network):
 
     def body(self, inputs: Tensor, condition: Tensor | None) -> Tensor:
         joined = inputs if condition is None else torch.cat([inputs, condition], dim=-1)
-        return self.deconvolutions(self.project(joined).reshape(-1, *self.base))
+        images = self.deconvolutions(self.project(joined).reshape(-1, *self.base))
+        return images[..., : self.out_shape[1], : self.out_shape[2]]
 
 
 @register_network("conv")

@@ -4,7 +4,9 @@ The lock is ``fcntl.flock`` on ``<run>/.ppl-vae.lock``: the kernel releases it w
 holding process ends, however it ends, so a lock left by a dead process is recovered by the
 next writer without any guessing. The file records the holder (process id, host, start
 time) so that a refused writer can say who holds it. Within one ``torchrun`` job only rank 0
-writes, so only rank 0 takes the lock. On systems without ``fcntl`` (Windows) the lock is a no-op.
+writes, so only rank 0 takes the lock. Whoever takes the lock removes the temporary files that a writer
+killed mid-write (``kill -9``) left behind (``ppl_vae.core.files``). On systems without ``fcntl``
+(Windows) the lock is a no-op.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ppl_vae.core.errors import RunError
+from ppl_vae.core.files import remove_stale_temporaries
 
 try:
     import fcntl
@@ -54,6 +57,7 @@ class RunLock:
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(info).encode(), 0)
         self.fd = fd
+        remove_stale_temporaries(self.path.parent)  # a writer killed mid-write left them; none is ours yet
         return self
 
     @staticmethod

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ppl_vae.core.errors import CheckpointError
+from ppl_vae.core.errors import CheckpointError, one_line
 from ppl_vae.core.files import atomic_write_bytes
 
 FORMAT = "ppl_vae.checkpoint/2"
@@ -31,7 +31,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for a damaged file
         raise CheckpointError(
-            f"checkpoint {path} is corrupt or unreadable ({type(error).__name__}: {error})"
+            f"checkpoint {path} is corrupt or unreadable ({type(error).__name__}: {one_line(error)})"
         ) from error
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a ppl_vae checkpoint (expected format {FORMAT})")

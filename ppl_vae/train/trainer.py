@@ -9,9 +9,9 @@ the best parameters so far are kept, and, with a checkpoint path, the full train
 In a distributed run (``ppl_vae.train.distributed``) each process takes its share of every global batch
 and of the validation split; rank 0 writes the checkpoints.
 
-Pyro's argument validation is off inside the training steps only: the data was checked in
-full before training (``ppl_vae.data.checks``), the pairing check ran with validation on,
-and a non-finite loss stops the run.
+Pyro's argument validation is off inside the training steps only: the trainer checks the data in
+full against the model's contract when it is built (``ppl_vae.data.checks.check_fit``, the check the
+command line makes), the pairing check ran with validation on, and a non-finite loss stops the run.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from ppl_vae.core.config import TrainingConfig
 from ppl_vae.core.devices import rng_state, set_rng_state
 from ppl_vae.core.errors import CheckpointError, TrainingDiverged
 from ppl_vae.core.progress import Progress
+from ppl_vae.data.checks import check_fields, check_fit
 from ppl_vae.data.containers import Dataset
 from ppl_vae.infer.bounds import bound_per_example
 from ppl_vae.infer.objectives import validation_particles
@@ -79,6 +80,8 @@ class Trainer:
         strategy: Strategy | None = None,
     ):
         check_batch(world, config.batch_size)
+        check_fields(data, "the dataset given to the trainer")
+        check_fit(data, pair.model_contract)
         self.pair, self.data, self.config, self.world = pair, data, config, world
         self.verbose = verbose and world.main
         self.device = pair.device
