@@ -26,12 +26,16 @@ CORRUPTIONS = ("none", "mask", "gaussian")
 class AmortizedGuide(nn.Module):
     """q(z | x, c) with ``outputs_per_latent * latent_dim`` encoder outputs per example; c from :meth:`condition`.
 
+    A subclass writes :meth:`distribution` (its family, given the encoder's output), or :meth:`posterior`
+    when the family needs more than that output.
+
     ``corruption`` makes a denoising encoder (Vincent et al. 2008): while training, and only then,
     the encoder reads a corrupted x: ``"mask"`` sets each value to 0 with probability ``noise``,
     ``"gaussian"`` adds Normal(0, noise^2) noise. The model still scores the clean x.
     """
 
     contract: ClassVar[GuideContract]
+    site: ClassVar[str] = "z"  # the latent site it samples
 
     def __init__(
         self,
@@ -70,13 +74,19 @@ class AmortizedGuide(nn.Module):
         """Encoder output (N, outputs_per_latent * latent_dim) for x (N, *x_shape)."""
         return self.encoder(self.corrupted(x), self.condition(y, x))
 
-    def posterior(self, x: Tensor, y: Tensor | None = None) -> dist.Distribution:
-        """q(z | x, ...): batch shape (N,), event shape (latent_dim,)."""
+    def distribution(self, params: Tensor) -> dist.Distribution:
+        """The guide's family: q(z) for encoder output ``params`` (N, outputs_per_latent * latent_dim), batch shape
+        (N,), event shape (latent_dim,). The amortization gap (the ELBO lost by predicting ``params`` with one
+        network instead of choosing them per example) is measured by optimizing ``params`` per example."""
         raise NotImplementedError
 
+    def posterior(self, x: Tensor, y: Tensor | None = None) -> dist.Distribution:
+        """q(z | x, ...) = ``distribution(encode(x, y))``: batch shape (N,), event shape (latent_dim,)."""
+        return self.distribution(self.encode(x, y))
+
     def forward(self, x: Tensor | None = None, y: Tensor | None = None, num_samples: int | None = None) -> Tensor:
-        """Samples ``z`` for every example of ``x`` (N, *x_shape) inside the ``data`` plate."""
+        """Samples the latent site ``site`` for every example of ``x`` (N, *x_shape) inside the ``data`` plate."""
         if x is None:
             raise ValueError(f"the guide {type(self).__name__} needs data x")
         with pyro.plate("data", x.shape[0], device=x.device):
-            return pyro.sample("z", self.posterior(x, y))
+            return pyro.sample(self.site, self.posterior(x, y))

@@ -57,5 +57,5 @@ class ConditionalGaussianEncoder(AmortizedGuide):
             raise ValueError(f"the conditional encoder needs outputs y of shape (N, *{self.y_shape}), got {shape}")
         return y.reshape(n, -1)
 
-    def posterior(self, x: Tensor, y: Tensor | None = None) -> dist.Distribution:
-        return diagonal_normal(self.encode(x, y), self.min_scale)
+    def distribution(self, params: Tensor) -> dist.Distribution:
+        return diagonal_normal(params, self.min_scale)

@@ -38,5 +38,5 @@ class DeltaEncoder(AmortizedGuide):
     ):
         super().__init__(x_shape, latent_dim, encoder, 1, corruption=corruption, noise=noise)
 
-    def posterior(self, x: Tensor, y: Tensor | None = None) -> dist.Distribution:
-        return dist.Delta(self.encode(x, y), event_dim=1)
+    def distribution(self, params: Tensor) -> dist.Distribution:
+        return dist.Delta(params, event_dim=1)

@@ -33,5 +33,5 @@ class GaussianEncoder(AmortizedGuide):
         super().__init__(x_shape, latent_dim, encoder, 2, corruption=corruption, noise=noise)
         self.min_scale = min_scale
 
-    def posterior(self, x: Tensor, y: Tensor | None = None) -> dist.Distribution:
-        return diagonal_normal(self.encode(x, y), self.min_scale)
+    def distribution(self, params: Tensor) -> dist.Distribution:
+        return diagonal_normal(params, self.min_scale)

@@ -74,6 +74,11 @@ class ModelContract:
     whether there are latent sites (without, the likelihood is exact). ``density``: False for an
     implicit model (a GAN's generator: x a deterministic function of z, samples but no
     likelihood), whose latents no guide infers and which nothing scores.
+
+    ``latents``: the names of the latent sample sites, in the order the model samples them
+    (default ``("z",)`` for a model with latents, ``()`` without); the pairing check verifies that
+    the model samples exactly these. ``code``: the latent site that views, probes, the aggregate
+    posterior and adversarial regularization read as "the code" of an example (default the first).
     """
 
     support: Constraint
@@ -81,6 +86,8 @@ class ModelContract:
     conditioning: Conditioning = Conditioning.NONE
     latent: bool = True
     density: bool = True
+    latents: tuple[str, ...] | None = None
+    code: str | None = None
 
     def __post_init__(self) -> None:
         support_name(self.support)
@@ -88,6 +95,16 @@ class ModelContract:
             raise ValueError(f"ModelContract.observed must be 'x' or 'y', got {self.observed!r}")
         if self.conditioning is Conditioning.INPUT and self.observed != "y":
             raise ValueError("a model conditioned on an input x must observe its output 'y'")
+        latents = tuple(self.latents) if self.latents is not None else (("z",) if self.latent else ())
+        if self.latent != bool(latents):
+            raise ValueError(f"ModelContract(latent={self.latent}) contradicts latents={latents}")
+        if self.observed in latents:
+            raise ValueError(f"the observed site '{self.observed}' cannot be a latent site too")
+        code = self.code if self.code is not None else (latents[0] if latents else None)
+        if latents and code not in latents:
+            raise ValueError(f"ModelContract.code {code!r} is not one of the latent sites {latents}")
+        object.__setattr__(self, "latents", latents)
+        object.__setattr__(self, "code", code)
 
     @property
     def discrete(self) -> bool:
@@ -103,9 +120,16 @@ class ModelContract:
 @dataclass(frozen=True)
 class GuideContract:
     """A guide q(z | x, ...). ``density``: False for a deterministic encoder (a ``Delta`` on z),
-    whose log-weights say nothing about log p(x): importance weighting refuses it."""
+    whose log-weights say nothing about log p(x): importance weighting refuses it. ``covers``: the
+    latent sites it samples (None: whatever it samples, which the pairing check compares with the
+    model's by name); given, the pairing check verifies that it samples exactly these."""
 
     density: bool = True
+    covers: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.covers is not None:
+            object.__setattr__(self, "covers", tuple(self.covers))
 
 
 def _declared(registry: Registry, name: str, options: dict[str, Any], kind: type) -> Any:

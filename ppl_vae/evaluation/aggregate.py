@@ -2,7 +2,8 @@ r"""How close the aggregate posterior q(z) = E_x q(z | x) is to the prior p(z).
 
 A VAE pulls every q(z | x) towards p(z) through its KL term; an adversarial autoencoder pushes
 only their mixture q(z) towards it, through a discriminator. Both claims are measured the same
-way: one code z ~ q(z | x) per example against as many draws of the model's own prior at ``z``
+way, at the model's code site z (``ModelContract.code``): one code z ~ q(z | x) per example against
+as many draws of the model's own prior at that site
 (given each example's label when the prior reads labels), compared by the kernel two-sample test
 of ``ppl_vae.evaluation.two_sample`` (MMD with a permutation p-value).
 """
@@ -22,8 +23,6 @@ from ppl_vae.evaluation.two_sample import TwoSampleTest, mmd_test
 from ppl_vae.infer.pair import Pair
 from ppl_vae.infer.sizing import batches
 
-LATENT_SITE = "z"
-
 
 def code_and_prior_draws(
     pair: Pair, x: Tensor, y: Tensor | None = None, seed: int = 0, batch_size: int = 1000
@@ -32,16 +31,16 @@ def code_and_prior_draws(
     each example's y), both (N, latent_dim) on the CPU, drawn with ``seed``."""
     if not pair.model_contract.density or not pair.model_contract.latent:
         raise MeasureError(f"the model '{pair.model_name}' has no latent codes that a guide infers")
-    device, codes, drawn = pair.device, [], []
+    device, codes, drawn, site = pair.device, [], [], pair.model_contract.code
     with frozen(seed, device), torch.no_grad():
         for s in batches(x.shape[0], batch_size):
             xs, ys = x[s].to(device), None if y is None else y[s].to(device)
             guide_trace = poutine.trace(pair.guide).get_trace(xs, y=ys)
-            if LATENT_SITE not in guide_trace.nodes:
-                raise MeasureError(f"the guide '{pair.guide_name}' samples no latent site '{LATENT_SITE}'")
+            if site not in guide_trace.nodes:
+                raise MeasureError(f"the guide '{pair.guide_name}' samples no site '{site}', the model's code")
             model_trace = poutine.trace(poutine.replay(pair.model, trace=guide_trace)).get_trace(xs, y=ys)
-            codes.append(guide_trace.nodes[LATENT_SITE]["value"].reshape(len(xs), -1).cpu())
-            drawn.append(model_trace.nodes[LATENT_SITE]["fn"].sample().reshape(len(xs), -1).cpu())
+            codes.append(guide_trace.nodes[site]["value"].reshape(len(xs), -1).cpu())
+            drawn.append(model_trace.nodes[site]["fn"].sample().reshape(len(xs), -1).cpu())
     return torch.cat(codes), torch.cat(drawn)
 
 
@@ -63,7 +62,8 @@ def prior_log_density(pair: Pair, y: Tensor | None = None) -> Callable[[np.ndarr
         weights = counts.double() / counts.sum()
     with frozen(0, pair.device), torch.no_grad():
         given = None if labels is None else labels.to(pair.device)
-        prior = poutine.trace(pair.model).get_trace(None, y=given, num_samples=len(weights)).nodes[LATENT_SITE]["fn"]
+        trace = poutine.trace(pair.model).get_trace(None, y=given, num_samples=len(weights))
+        prior = trace.nodes[pair.model_contract.code]["fn"]
 
     def log_density(points: np.ndarray) -> np.ndarray:
         anchor = prior.sample()

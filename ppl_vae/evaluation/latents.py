@@ -37,22 +37,33 @@ from ppl_vae.data.containers import Dataset
 from ppl_vae.infer.pair import Pair
 from ppl_vae.infer.predictive import prior_predictive, shown
 from ppl_vae.infer.sizing import batches
+from ppl_vae.infer.weights import site_means, vectorized
 
 CONFIDENT = 0.5
-LATENT_SITE = "z"
+
+
+CODE_DRAWS = 100  # draws averaged for the code of a guide whose mean is not tractable
 
 
 def codes(pair: Pair, x: Tensor, batch_size: int = 1000) -> Tensor:
-    """The mean of q(z | x) for every example of ``x`` (N, *x_shape): (N, latent_dim), on the CPU."""
+    """The code of every example of ``x`` (N, *x_shape): the mean of q(c | x) at the model's code site c
+    (``ModelContract.code``; the average of :data:`CODE_DRAWS` draws where the mean is not tractable):
+    (N, code size), on the CPU."""
     from pyro import poutine
 
-    device, parts = pair.device, []
+    device, parts, site = pair.device, [], pair.model_contract.code
     with frozen(0, device):
         for s in batches(x.shape[0], batch_size):
-            trace = poutine.trace(pair.guide).get_trace(x[s].to(device))
-            if LATENT_SITE not in trace.nodes:
-                raise MeasureError(f"the guide '{pair.guide_name}' samples no latent site '{LATENT_SITE}'")
-            parts.append(trace.nodes[LATENT_SITE]["fn"].mean.reshape(len(x[s]), -1).cpu())
+            xs, draws = x[s].to(device), 1
+            while True:
+                trace = poutine.trace(vectorized(pair.guide, draws, pair.max_plate_nesting)).get_trace(xs)
+                if site not in trace.nodes:
+                    raise MeasureError(f"the guide '{pair.guide_name}' samples no site '{site}', the model's code")
+                means, exact = site_means(trace.nodes[site])
+                if exact or draws > 1:
+                    break
+                draws = CODE_DRAWS
+            parts.append(means.mean(0).reshape(len(xs), -1).cpu())
     return torch.cat(parts)
 
 
@@ -166,8 +177,9 @@ def decoded(pair: Pair, z: Tensor):
     from pyro import poutine
 
     param = next(pair.parameters())
-    conditioned = poutine.condition(pair.model, data={LATENT_SITE: z.to(param.device, param.dtype)})
-    return poutine.trace(conditioned).get_trace(None, num_samples=z.shape[0]).nodes["x"]["fn"]
+    contract = pair.model_contract
+    conditioned = poutine.condition(pair.model, data={contract.code: z.to(param.device, param.dtype)})
+    return poutine.trace(conditioned).get_trace(None, num_samples=z.shape[0]).nodes[contract.observed]["fn"]
 
 
 def reconstruction_errors(pair: Pair, x: Tensor, batch_size: int = 500) -> tuple[Tensor, Tensor]:

@@ -22,7 +22,7 @@ from ppl_vae.infer.bounds import refuse_non_density
 from ppl_vae.infer.pair import Pair
 from ppl_vae.infer.pairing import PROBE_SIZE
 from ppl_vae.infer.sizing import DEFAULT_MAX_ELEMENTS, batches, chunk_sizes, widest_per_sample
-from ppl_vae.infer.weights import sample_sites, traced_log_weights
+from ppl_vae.infer.weights import sample_sites, site_means, traced_log_weights
 
 MIN_SAMPLES_FOR_KHAT = 25
 KHAT_THRESHOLD = 0.7
@@ -66,15 +66,6 @@ class ImportanceWeightedEstimate:
     kl_per_dim: dict[str, Tensor]
     num_samples: int
     exact: bool = False
-
-
-def conditional_means(site: dict) -> Tensor:
-    """(K, n, *event) means of the guide's distribution at ``site`` per particle (the values drawn where its mean
-    is not tractable)."""
-    try:
-        return site["fn"].mean.expand_as(site["value"])
-    except NotImplementedError:
-        return site["value"]
 
 
 def marginals(distribution: dist.Distribution) -> dist.Distribution | None:
@@ -170,7 +161,7 @@ def importance_weighted_log_likelihood(
                 )
                 log_w[k : k + k_now, s] = lw.cpu()
                 for name, site in sample_sites(guide_trace).items():
-                    means = conditional_means(site)
+                    means = site_means(site)[0]
                     sums[name] = sums.get(name, 0) + means.sum(0)
                     squares[name] = squares.get(name, 0) + means.square().sum(0)
                     kl = _per_dim_kl(site, model_trace.nodes[name])

@@ -61,6 +61,8 @@ class Pair(nn.Module):
             self.guide_name,
             self.model_contract.observed,
             implicit=not self.model_contract.density,
+            latents=self.model_contract.latents,
+            covers=self.guide_contract.covers,
         )
         self.max_plate_nesting = pairing.max_plate_nesting
         self.pairing = pairing

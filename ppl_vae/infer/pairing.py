@@ -31,12 +31,15 @@ PROBE_SIZE = 8  # examples traced by the check: enough that some labels differ
 
 @dataclass(frozen=True)
 class Pairing:
-    """What the check learned: the latent site names, how deep plates nest, and the shape of one example
-    at each of the model's sample sites (``site_shapes``: such as ``{"z": (8,), "x": (1, 28, 28)}``)."""
+    """What the check learned: the latent site names (in the order the model samples them), how deep plates
+    nest, the shape of one example at each of the model's sample sites (``site_shapes``: such as
+    ``{"z": (8,), "x": (1, 28, 28)}``), and which of the guide's sites it draws by reparameterization
+    (``reparameterized``: what gradient estimators such as IWAE and DReG need)."""
 
     latent_sites: tuple[str, ...]
     max_plate_nesting: int
     site_shapes: dict[str, tuple[int, ...]]
+    reparameterized: tuple[str, ...] = ()
 
 
 def _support(site: dict) -> str:
@@ -111,18 +114,25 @@ def check_pair(
     guide_name: str = "guide",
     observed: str | None = None,
     implicit: bool = False,
+    latents: tuple[str, ...] | None = None,
+    covers: tuple[str, ...] | None = None,
 ) -> Pairing:
     """Trace ``model`` and ``guide`` on ``x`` (a few examples, such as the first :data:`PROBE_SIZE`) and
     ``y`` (their labels or outputs, or None) and raise :class:`PairingError` on misfit.
 
     ``observed``: the site the model's contract says it observes (checked when given). ``implicit``:
-    the model declares no density, so the guide must sample nothing.
+    the model declares no density, so the guide must sample nothing. ``latents``: the latent sites the
+    model's contract declares, ``covers``: those the guide's declares (each checked when given).
     """
     with frozen(0, x.device):
-        return _check(model, guide, x, y, model_name, guide_name, observed, implicit)
+        return _check(model, guide, x, y, model_name, guide_name, observed, implicit, latents, covers)
 
 
-def _check(model, guide, x, y, model_name, guide_name, observed, implicit) -> Pairing:
+def _names(sites) -> str:
+    return ", ".join(map(repr, sites)) or "none"
+
+
+def _check(model, guide, x, y, model_name, guide_name, observed, implicit, declared, covers) -> Pairing:
     model_trace, guide_trace = _trace(model, "model", model_name, x, y), _trace(guide, "guide", guide_name, x, y)
     model_sites, guide_sites = sample_sites(model_trace), sample_sites(guide_trace)
     latents = {n: s for n, s in model_sites.items() if not s["is_observed"]}
@@ -140,6 +150,12 @@ def _check(model, guide, x, y, model_name, guide_name, observed, implicit) -> Pa
             f"{', '.join(map(repr, sorted(guide_sites)))}: pair it with guide 'none'"
         )
     site_shapes = {n: tuple(site["value"].shape[1:]) for n, site in model_sites.items()}
+    if declared is not None and not implicit and set(declared) != set(latents):
+        problems.append(
+            f"the model declares latent site(s) {_names(declared)} in its contract but samples {_names(latents)}"
+        )
+    if covers is not None and set(covers) != set(guide_sites):
+        problems.append(f"the guide declares that it covers {_names(covers)} but samples {_names(guide_sites)}")
     if implicit:
         latents = {}
     missing = sorted(set(latents) - set(guide_sites))
@@ -185,4 +201,5 @@ def _check(model, guide, x, y, model_name, guide_name, observed, implicit) -> Pa
     if problems:
         raise PairingError(f"guide '{guide_name}' does not fit model '{model_name}': " + "; ".join(problems) + ".")
     nesting = max(len(s["cond_indep_stack"]) for s in (*model_sites.values(), *guide_sites.values()))
-    return Pairing(tuple(sorted(latents)), nesting, site_shapes)
+    reparameterized = tuple(n for n, site in guide_sites.items() if site["fn"].has_rsample)
+    return Pairing(tuple(latents), nesting, site_shapes, reparameterized)

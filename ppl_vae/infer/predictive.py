@@ -1,4 +1,4 @@
-"""Generic predictive draws from any pair that keeps the contract (latents ``z``..., observed ``x`` or ``y``).
+"""Generic predictive draws from any pair that keeps the contract (its latent sites, its observed ``x`` or ``y``).
 
 Nothing here knows a model's class: latents come from tracing the guide (posterior) or the
 model itself (prior), and x_rep ~ p(x | z) is the observed site of the model run without
@@ -41,7 +41,8 @@ def posterior_predictive(
     guide_trace = poutine.trace(vectorized(pair.guide, num_samples, nesting)).get_trace(x, y=y)
     replayed = poutine.replay(vectorized(pair.model, num_samples, nesting), trace=guide_trace)
     trace = poutine.trace(replayed).get_trace(None, y=y, num_samples=x.shape[0])
-    return trace.nodes["x"]["value"], trace.nodes["x"]["fn"], guide_trace
+    site = trace.nodes[pair.model_contract.observed]
+    return site["value"], site["fn"], guide_trace
 
 
 def output_predictive(pair: Pair, x: Tensor, num_samples: int = 1) -> tuple[Tensor, dist.Distribution]:
@@ -60,7 +61,8 @@ def prior_predictive(
     trace = poutine.trace(vectorized(pair.model, num_samples, pair.max_plate_nesting)).get_trace(
         None, y=y, num_samples=n
     )
-    return trace.nodes["x"]["value"], trace.nodes["x"]["fn"]
+    site = trace.nodes[pair.model_contract.observed]
+    return site["value"], site["fn"]
 
 
 def sampling_seconds(pair: Pair, x_shape: tuple[int, ...], n: int, y: Tensor | None = None) -> float:
@@ -95,11 +97,13 @@ def style_means(pair: Pair, labels: Tensor, per_class: int, seed: int) -> tuple[
     with frozen(seed, pair.device):
         labels = labels.to(pair.device)
         trace = poutine.trace(pair.model).get_trace(None, y=labels, num_samples=len(labels))
-        prior, z = trace.nodes["z"]["fn"], trace.nodes["z"]["value"]
+        code, observed = pair.model_contract.code, pair.model_contract.observed
+        prior, z = trace.nodes[code]["fn"], trace.nodes[code]["value"]
         shared = z[:per_class].repeat(len(labels) // per_class, *([1] * (z.dim() - 1)))
         log_prior = prior.log_prob(shared).reshape(-1, per_class)
         reads_labels = not torch.allclose(log_prior, log_prior[:1].expand_as(log_prior))
         chosen = z if reads_labels else shared
-        conditioned = poutine.condition(pair.model, data={"z": chosen})
-        means = shown(poutine.trace(conditioned).get_trace(None, y=labels, num_samples=len(labels)).nodes["x"]["fn"])
+        conditioned = poutine.condition(pair.model, data={code: chosen})
+        trace = poutine.trace(conditioned).get_trace(None, y=labels, num_samples=len(labels))
+        means = shown(trace.nodes[observed]["fn"])
     return means, not reads_labels

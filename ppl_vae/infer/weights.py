@@ -22,6 +22,15 @@ def sample_sites(trace: poutine.Trace) -> dict[str, dict]:
     }
 
 
+def site_means(site: dict) -> tuple[Tensor, bool]:
+    """(the mean of the distribution at a sample site, shaped like its value; True), or (its value; False) where
+    the mean is not tractable (a flow's): what figures and measures read as E[z | ...] of one draw."""
+    try:
+        return site["fn"].mean.expand_as(site["value"]), True
+    except NotImplementedError:
+        return site["value"], False
+
+
 def vectorized(fn, num_particles: int, max_plate_nesting: int = 1):
     """``fn`` run inside a ``particles`` plate of size K to the left of its own plates."""
 

@@ -33,7 +33,6 @@ from ppl_vae.networks import build_network
 from ppl_vae.train.distributed import SINGLE, World
 from ppl_vae.train.strategy import Strategy, refuse_implicit
 
-LATENT_SITE = "z"
 DEFAULT_DISCRIMINATOR = {"name": "mlp", "hidden": [256, 256], "activation": "relu"}
 
 
@@ -122,12 +121,13 @@ class AdversarialAutoencoder(Adversarial):
     ):
         refuse_implicit(pair, "aae")
         pairing = checked_pairing(pair)
-        if pairing.latent_sites != (LATENT_SITE,):
+        self.site = pair.model_contract.code
+        if pairing.latent_sites != (self.site,):
             found = ", ".join(map(repr, pairing.latent_sites)) or "none"
             raise ConfigError(
-                f"strategy 'aae' regularizes the codes of the latent site '{LATENT_SITE}' alone, but guide "
-                f"'{pair.guide_name}' with model '{pair.model_name}' has latent sites {found}; use an encoder "
-                "of z (gaussian_encoder, delta_encoder, conditional_encoder)"
+                f"strategy 'aae' regularizes one latent site, the model's code, and has no term for any other, "
+                f"but model '{pair.model_name}' with guide '{pair.guide_name}' has latent sites {found}; train it "
+                "with training.strategy = 'svi'"
             )
         self.labels = bool(labels_to_discriminator)
         classes = getattr(pair.model, "num_classes", None)
@@ -137,7 +137,7 @@ class AdversarialAutoencoder(Adversarial):
                 f"'{pair.model_name}' is not one"
             )
         condition_dim = classes if self.labels else 0
-        super().__init__(pair, config, world, discriminator, pairing.site_shapes[LATENT_SITE], condition_dim)
+        super().__init__(pair, config, world, discriminator, pairing.site_shapes[self.site], condition_dim)
         self.observed = pair.model_contract.observed
         self.add_phase("reconstruction", pair.parameters())
         self.add_discriminator_phase(discriminator_learning_rate)
@@ -158,14 +158,14 @@ class AdversarialAutoencoder(Adversarial):
         reconstruction = site["fn"].log_prob(site["value"]).sum()
         self.update("reconstruction", -reconstruction / total)
 
-        codes = guide_trace.nodes[LATENT_SITE]["value"].detach()
+        codes = guide_trace.nodes[self.site]["value"].detach()
         with torch.no_grad():
-            drawn = model_trace.nodes[LATENT_SITE]["fn"].sample()
+            drawn = model_trace.nodes[self.site]["fn"].sample()
         condition = self._condition(y, codes)
         fooled = discriminator_loss(self.discriminate(drawn, condition), self.discriminate(codes, condition))
         self.update("discriminator", fooled / total)
 
-        fresh = poutine.trace(guide).get_trace(x, y=y).nodes[LATENT_SITE]["value"]
+        fresh = poutine.trace(guide).get_trace(x, y=y).nodes[self.site]["value"]
         self.update("regularization", generator_loss(self.discriminate(fresh, condition)) / total)
         return reconstruction.item() / total
 
