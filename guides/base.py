@@ -24,7 +24,7 @@ CORRUPTIONS = ("none", "mask", "gaussian")
 
 
 class AmortizedGuide(nn.Module):
-    """q(z | x, c) with ``outputs_per_latent * latent_dim`` encoder outputs per example; c from :meth:`condition`.
+    """q(z | x, c) of ``latent_dim`` latents from ``outputs`` encoder outputs per example; c from :meth:`condition`.
 
     A subclass writes :meth:`distribution` (its family, given the encoder's output), or :meth:`posterior`
     when the family needs more than that output.
@@ -42,7 +42,7 @@ class AmortizedGuide(nn.Module):
         x_shape: tuple[int, ...],
         latent_dim: int,
         encoder: Any,
-        outputs_per_latent: int,
+        outputs: int,
         condition_dim: int = 0,
         corruption: str = "none",
         noise: float = 0.0,
@@ -55,8 +55,7 @@ class AmortizedGuide(nn.Module):
         self.x_shape = tuple(x_shape)
         self.latent_dim = check_latent_dim(latent_dim)
         self.corruption, self.noise = corruption, noise
-        out_shape = (outputs_per_latent * latent_dim,)
-        self.encoder = build_network(encoder, self.x_shape, out_shape, condition_dim, "guide.encoder")
+        self.encoder = build_network(encoder, self.x_shape, (outputs,), condition_dim, "guide.encoder")
 
     def corrupted(self, x: Tensor) -> Tensor:
         """x as the encoder reads it: corrupted while training a denoising encoder, else unchanged."""
@@ -71,11 +70,11 @@ class AmortizedGuide(nn.Module):
         return None
 
     def encode(self, x: Tensor, y: Tensor | None = None) -> Tensor:
-        """Encoder output (N, outputs_per_latent * latent_dim) for x (N, *x_shape)."""
+        """Encoder output (N, outputs) for x (N, *x_shape): the parameters of q(z | x) in the guide's family."""
         return self.encoder(self.corrupted(x), self.condition(y, x))
 
     def distribution(self, params: Tensor) -> dist.Distribution:
-        """The guide's family: q(z) for encoder output ``params`` (N, outputs_per_latent * latent_dim), batch shape
+        """The guide's family: q(z) for encoder output ``params`` (N, outputs), batch shape
         (N,), event shape (latent_dim,). The amortization gap (the ELBO lost by predicting ``params`` with one
         network instead of choosing them per example) is measured by optimizing ``params`` per example."""
         raise NotImplementedError

@@ -44,7 +44,7 @@ class ConditionalGaussianEncoder(AmortizedGuide):
                 "a conditional encoder needs labels (num_classes) or outputs (y_shape): the data has none"
             )
         condition_dim = math.prod(y_shape) if y_shape is not None else num_classes
-        super().__init__(x_shape, latent_dim, encoder, 2, condition_dim)
+        super().__init__(x_shape, latent_dim, encoder, 2 * latent_dim, condition_dim)
         self.y_shape, self.num_classes = None if y_shape is None else tuple(y_shape), num_classes
         self.min_scale = min_scale
 

@@ -36,7 +36,7 @@ class DeltaEncoder(AmortizedGuide):
         corruption: str = "none",
         noise: float = 0.0,
     ):
-        super().__init__(x_shape, latent_dim, encoder, 1, corruption=corruption, noise=noise)
+        super().__init__(x_shape, latent_dim, encoder, latent_dim, corruption=corruption, noise=noise)
 
     def distribution(self, params: Tensor) -> dist.Distribution:
         return dist.Delta(params, event_dim=1)

@@ -30,7 +30,7 @@ class GaussianEncoder(AmortizedGuide):
         corruption: str = "none",
         noise: float = 0.0,
     ):
-        super().__init__(x_shape, latent_dim, encoder, 2, corruption=corruption, noise=noise)
+        super().__init__(x_shape, latent_dim, encoder, 2 * latent_dim, corruption=corruption, noise=noise)
         self.min_scale = min_scale
 
     def distribution(self, params: Tensor) -> dist.Distribution:

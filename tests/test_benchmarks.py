@@ -16,6 +16,9 @@ def test_every_script_is_listed_here():
     assert SCRIPTS == [
         "adversarial_table.py",
         "autoencoder_table.py",
+        "dreg_variance.py",
+        "flow_backends.py",
+        "flow_cost.py",
         "iw_speed.py",
         "likelihood_table.py",
         "ood_table.py",
@@ -30,7 +33,15 @@ def test_every_script_is_listed_here():
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_tiny_mode_runs_and_prints_its_figures(script, tmp_path, monkeypatch, capsys):
     argv = [str(BENCHMARKS / script), "--tiny"]
-    if script not in ("iw_speed.py", "ppc_cost.py", "scaling.py", "train_throughput.py"):
+    if script not in (
+        "dreg_variance.py",
+        "flow_backends.py",
+        "flow_cost.py",
+        "iw_speed.py",
+        "ppc_cost.py",
+        "scaling.py",
+        "train_throughput.py",
+    ):
         argv += ["--out", str(tmp_path / "runs")]
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "argv", argv)
@@ -45,6 +56,9 @@ def test_tiny_mode_runs_and_prints_its_figures(script, tmp_path, monkeypatch, ca
         "ood_table.py": "AUROC typ",
         "pixel_vae_collapse.py": "PixelVAE, 1 gated layer ",
         "iw_speed.py": "x the bound",
+        "dreg_variance.py": "encoder",
+        "flow_cost.py": "flow / diagonal importance-weighting time",
+        "flow_backends.py": "pyro-iaf",
         "quadrant_table.py": "negative conditional log-likelihood of the output",
         "ppc_cost.py": "whole check:",
         "scaling.py": "2 process(es):",

@@ -137,6 +137,7 @@ MODELS = Registry(
         **_builtins("ppl_vae.models.conditional", "conditional_vae", "structured_cvae", "baseline_predictor"),
         **_builtins("ppl_vae.models.implicit", "gan_generator"),
         **_builtins("ppl_vae.models.pixelcnn", "pixelcnn", "pixel_vae"),
+        **_builtins("ppl_vae.models.hierarchical", "hierarchical_vae"),
     },
 )
 GUIDES = Registry(
@@ -146,6 +147,9 @@ GUIDES = Registry(
         **_builtins("ppl_vae.guides.delta", "delta_encoder"),
         **_builtins("ppl_vae.guides.conditional", "conditional_encoder"),
         **_builtins("ppl_vae.guides.no_latents", "none"),
+        **_builtins("ppl_vae.guides.full_covariance", "full_covariance_encoder"),
+        **_builtins("ppl_vae.guides.flow", "flow_encoder"),
+        **_builtins("ppl_vae.guides.hierarchical", "hierarchical_encoder"),
     },
 )
 LIKELIHOODS = Registry(
@@ -177,6 +181,7 @@ OBJECTIVES = Registry(
         **_builtins("ppl_vae.infer.objectives.trace_elbo", "trace_elbo"),
         **_builtins("ppl_vae.infer.objectives.analytic_kl", "analytic_kl"),
         **_builtins("ppl_vae.infer.objectives.iwae", "iwae"),
+        **_builtins("ppl_vae.infer.objectives.dreg", "iwae_dreg"),
     },
 )
 OPTIMIZERS = Registry("optimizer", _builtins("ppl_vae.train.optimizers", "adam", "adamw"))

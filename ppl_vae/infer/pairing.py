@@ -42,8 +42,12 @@ class Pairing:
     reparameterized: tuple[str, ...] = ()
 
 
-def _support(site: dict) -> str:
-    support = site["fn"].support
+def _support(site: dict) -> str | None:
+    """The support of a site's distribution, as text to compare; None where the distribution declares none."""
+    try:
+        support = site["fn"].support
+    except NotImplementedError:
+        return None
     event_dim = 0
     while hasattr(support, "base_constraint"):  # independent, or a mixture of independent components
         event_dim += getattr(support, "reinterpreted_batch_ndims", 0)
@@ -172,7 +176,8 @@ def _check(model, guide, x, y, model_name, guide_name, observed, implicit, decla
             problems.append(
                 f"the guide samples '{name}' with shape {guide_shape} where the model's has shape {model_shape}"
             )
-        if _support(latents[name]) != _support(guide_sites[name]):
+        supports = _support(latents[name]), _support(guide_sites[name])
+        if None not in supports and supports[0] != supports[1]:
             problems.append(
                 f"the guide samples '{name}' on support {_support(guide_sites[name])} where the model's "
                 f"is {_support(latents[name])}"

@@ -125,12 +125,16 @@ def _built(registry, table: dict[str, Any], context: dict[str, Any], contract: A
 
 def build_pair(experiment: Experiment, shapes: dict[str, Any]) -> Pair:
     """Model and guide of the experiment, sized by ``shapes`` (see :func:`shapes_of`); the guide's
-    ``latent_dim`` defaults to the model's."""
+    ``latent_dim`` (and ``latent_dims``, the sizes of a hierarchy's layers) default to the model's."""
     load_plugins(experiment.plugins)
     model_table, guide_table = experiment.sections["model"], experiment.sections["guide"]
     context = {k: v for k, v in shapes.items() if k != "image_shape"}
     model = _built(MODELS, model_table, context, model_contract(model_table["name"], model_table))
-    guide_context = {**context, "latent_dim": getattr(model, "latent_dim", None)}
+    guide_context = {
+        **context,
+        "latent_dim": getattr(model, "latent_dim", None),
+        "latent_dims": getattr(model, "latent_dims", None),
+    }
     guide = _built(GUIDES, guide_table, guide_context, guide_contract(guide_table["name"], guide_table))
     return Pair(model, guide, model_table["name"], guide_table["name"])
 
@@ -175,7 +179,7 @@ def resolved_experiment(experiment: Experiment, raw: Dataset, shapes: dict[str, 
     sections["data"] = with_defaults(DATASETS, {**sections["data"], **raw.options})
     given = tuple(shapes)
     sections["model"] = with_defaults(MODELS, sections["model"], given)
-    sections["guide"] = with_defaults(GUIDES, sections["guide"], (*given, "latent_dim"))
+    sections["guide"] = with_defaults(GUIDES, sections["guide"], (*given, "latent_dim", "latent_dims"))
     return Experiment(sections)
 
 

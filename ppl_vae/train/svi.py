@@ -10,7 +10,7 @@ from torch import Tensor
 from ppl_vae.core.config import TrainingConfig
 from ppl_vae.core.registry import register_strategy
 from ppl_vae.infer.direct_elbo import DirectELBO, agrees_with_trace_elbo, direct_elbo_applies
-from ppl_vae.infer.objectives import make_objective
+from ppl_vae.infer.objectives import make_objective, refuse_unreparameterized
 from ppl_vae.infer.objectives.kl_weight import KLWeight
 from ppl_vae.infer.pair import Pair
 from ppl_vae.train.distributed import SINGLE, World
@@ -27,6 +27,7 @@ class SVIStrategy(Strategy):
     def __init__(self, pair: Pair, config: TrainingConfig, world: World = SINGLE):
         refuse_implicit(pair, "svi")
         super().__init__(pair, config, world)
+        refuse_unreparameterized(config.objective, pair)
         objective = make_objective(
             config.objective, config.num_particles, pair.max_plate_nesting, **config.objective_options
         )

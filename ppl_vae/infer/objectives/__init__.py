@@ -6,7 +6,9 @@ An objective is a factory registered with ``@register_objective("name")``, calle
 guide, x, y=...)`` is the negative bound summed over the batch, in nats; calling it on a model and
 a guide gives Pyro's ``ELBOModule``, one ``torch.nn.Module`` holding both (Pyro's documented
 PyTorch route). Registration metadata ``importance_weighted=True`` says that the bound is the
-importance-weighted one with K particles: the trainer then validates with the IW-K bound. A new
+importance-weighted one with K particles: the trainer then validates with the IW-K bound;
+``reparameterized=True`` that its gradient needs every site of the guide drawn by reparameterization
+(a pair whose guide is not is refused in one sentence before training). A new
 bound subclasses :class:`~ppl_vae.infer.objectives.base.Objective` and writes its
 ``differentiable_loss``, usually from the per-example log-weights of ``ppl_vae.infer.weights``.
 
@@ -16,6 +18,8 @@ Built in:
 - ``analytic_kl`` (:mod:`.analytic_kl`): :class:`pyro.infer.TraceMeanField_ELBO`, the KL term in closed
   form where ``kl_divergence`` is registered for the guide/prior pair (lower variance).
 - ``iwae`` (:mod:`.iwae`): the bound of Burda et al. (2016) with K vectorized particles.
+- ``iwae_dreg`` (:mod:`.dreg`): the same bound with the doubly reparameterized gradient of Tucker et al.
+  (2019) for the guide: lower variance, the same expectation.
 
 :class:`~ppl_vae.infer.objectives.kl_weight.KLWeight` weights the latent term (beta, warm-up) of any of them.
 """
@@ -45,3 +49,16 @@ def validation_particles(name: str, num_particles: int) -> int:
     """K of the validation bound of objective ``name``: ``num_particles`` for an importance-weighted bound
     (registered with ``importance_weighted=True``), else 1 (the ELBO)."""
     return num_particles if OBJECTIVES.metadata(name).get("importance_weighted") else 1
+
+
+def refuse_unreparameterized(name: str, pair) -> None:
+    """A ConfigError when objective ``name`` needs reparameterized guide sites and ``pair``'s guide draws some
+    otherwise (as recorded by its pairing check)."""
+    if not OBJECTIVES.metadata(name).get("reparameterized") or pair.pairing is None:
+        return
+    plain = [site for site in pair.pairing.latent_sites if site not in pair.pairing.reparameterized]
+    if plain:
+        raise ConfigError(
+            f"objective '{name}' differentiates through the guide's draws, but guide '{pair.guide_name}' draws "
+            f"{', '.join(map(repr, plain))} without reparameterization: use trace_elbo, or a guide with rsample"
+        )

@@ -42,7 +42,7 @@ class ImportanceWeightedELBO(Objective):
         return -bound.sum()
 
 
-@register_objective("iwae", importance_weighted=True)
+@register_objective("iwae", importance_weighted=True, reparameterized=True)
 def iwae(num_particles: int = 5, max_plate_nesting: int = 1) -> ImportanceWeightedELBO:
     """The IW-K bound with K = ``num_particles``."""
     return ImportanceWeightedELBO(num_particles=num_particles, max_plate_nesting=max_plate_nesting)
