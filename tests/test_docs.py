@@ -42,7 +42,7 @@ EXPERIMENTS = [(d, name) for d in DOCUMENTS for name in blocks(d)[0] if name.end
 def test_the_documents_have_examples_of_every_kind():
     files = {name for d in DOCUMENTS for name in blocks(d)[0]}
     assert {"my_models.py", "my_networks.py", "my_functions.py", "my_data.py", "my_priors.py"} <= files
-    assert {"my_objectives.py", "my_guides.py", "my_beta.py"} <= files
+    assert {"my_objectives.py", "my_guides.py", "my_beta.py", "two_sites.py"} <= files
     assert {"reference.toml", "my_experiment.toml", "tiny.toml", "stripes.toml", "my_aae.toml", "renyi.toml"} <= files
     assert len(SCRIPTS) >= 2 and len(EXPERIMENTS) >= 8
 

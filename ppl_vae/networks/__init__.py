@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 
 from ppl_vae.core.construct import as_table, construct
@@ -57,10 +58,15 @@ class Network(nn.Module):
         raise NotImplementedError
 
     def forward(self, inputs: Tensor, condition: Tensor | None = None) -> Tensor:
+        """``inputs`` (..., *in_shape) and ``condition`` (..., condition_dim), their leading dimensions broadcast
+        against each other (a condition drawn per particle meets inputs shared by the particles), to
+        (..., *out_shape)."""
         lead = inputs.shape[: inputs.dim() - len(self.in_shape)]
-        flat = inputs.reshape(-1, *self.in_shape)
         if condition is not None:
+            lead = torch.broadcast_shapes(lead, condition.shape[:-1])
             condition = condition.expand(*lead, condition.shape[-1]).reshape(-1, condition.shape[-1])
+            inputs = inputs.expand(*lead, *self.in_shape)
+        flat = inputs.reshape(-1, *self.in_shape)
         return self.body(flat, condition).reshape(*lead, *self.out_shape)
 
 
