@@ -9,7 +9,7 @@ from torch import Tensor
 from torch.distributions import constraints
 
 from ppl_vae.core.contract import ModelContract
-from ppl_vae.core.distributions import Bernoulli
+from ppl_vae.core.distributions import Bernoulli, FactorizedBernoulli
 from ppl_vae.core.registry import register_likelihood, register_model
 from ppl_vae.models.base import LatentVariableModel
 from ppl_vae.models.likelihood import Likelihood
@@ -22,7 +22,7 @@ class BernoulliLikelihood(Likelihood):
     support = constraints.boolean
 
     def distribution(self, decoded: Tensor) -> dist.Distribution:
-        return Bernoulli(logits=decoded).to_event(len(self.event_shape))
+        return FactorizedBernoulli(Bernoulli(logits=decoded), len(self.event_shape))
 
 
 @register_model("bernoulli_vae")

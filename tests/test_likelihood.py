@@ -284,3 +284,16 @@ def test_kl_per_dim_reads_the_marginals_of_a_full_covariance_guide_and_says_why_
     flow = Pair(BernoulliVAE((4,), latent_dim=2, decoder=LINEAR), Joint((4,), latent_dim=2, encoder=LINEAR))
     summary = likelihood_summary(importance_weighted_log_likelihood(flow, x, num_samples=30), 4)
     assert summary["kl_per_dim"] == {} and "not known in closed form" in summary["kl_per_dim_absent"]["z"]
+
+
+def test_the_factorized_bernoulli_scores_as_pyros_independent_bernoulli_does():
+    from ppl_vae.core.distributions import Bernoulli, FactorizedBernoulli
+
+    logits = torch.randn(3, 4, 1, 5, 6, dtype=torch.float64, requires_grad=True)
+    x = torch.bernoulli(torch.full((4, 1, 5, 6), 0.3, dtype=torch.float64))
+    ours, pyros = FactorizedBernoulli(Bernoulli(logits=logits), 3), dist.Bernoulli(logits=logits).to_event(3)
+    assert torch.allclose(ours.log_prob(x), pyros.log_prob(x)) and ours.log_prob(x).shape == (3, 4)
+    (first,) = torch.autograd.grad(ours.log_prob(x).sum(), logits)
+    (second,) = torch.autograd.grad(pyros.log_prob(x).sum(), logits)
+    assert torch.allclose(first, second)
+    assert type(ours.expand((2, 3, 4))) is FactorizedBernoulli

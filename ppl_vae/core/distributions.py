@@ -1,4 +1,4 @@
-"""Distribution heads shared by guides and prior networks."""
+"""Distribution heads and distributions shared by models, likelihoods and guides."""
 
 from __future__ import annotations
 
@@ -27,3 +27,23 @@ class Bernoulli(dist.Bernoulli):
         probs = self.probs
         with torch.no_grad():
             return (torch.rand(shape, dtype=probs.dtype, device=probs.device) < probs.expand(shape)).to(probs.dtype)
+
+
+class FactorizedBernoulli(dist.Independent):
+    """Independent Bernoulli(logits) values over the last ``reinterpreted_batch_ndims`` dimensions (an image or a
+    vector per example), built as ``FactorizedBernoulli(Bernoulli(logits=...), event_dims)``. Its log-probability
+    is the same number as ``Independent``'s, computed as
+
+        log p(x) = sum_d x_d l_d - sum_d softplus(l_d)
+
+    with the first sum a batched dot product (one pass over the logits instead of the per-value cross-entropy's
+    several): what importance weighting with thousands of particles per image spends its time on."""
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        if self._validate_args:
+            self.base_dist._validate_sample(value)
+        logits = self.base_dist.logits
+        dims = self.reinterpreted_batch_ndims
+        flat_logits = logits.reshape(*logits.shape[: logits.dim() - dims], -1)
+        flat_value = value.reshape(*value.shape[: value.dim() - dims], -1).to(logits.dtype)
+        return torch.einsum("...d,...d->...", flat_value, flat_logits) - F.softplus(flat_logits).sum(-1)

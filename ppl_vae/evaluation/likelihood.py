@@ -19,6 +19,7 @@ from ppl_vae.core.devices import frozen
 from ppl_vae.core.progress import Progress
 from ppl_vae.data.checks import check_data
 from ppl_vae.infer.bounds import refuse_non_density
+from ppl_vae.infer.direct_weights import agrees_with_traced_route, direct_log_weights, shipped_family
 from ppl_vae.infer.pair import Pair
 from ppl_vae.infer.pairing import PROBE_SIZE
 from ppl_vae.infer.sizing import DEFAULT_MAX_ELEMENTS, batches, chunk_sizes, widest_per_sample
@@ -90,6 +91,22 @@ def _per_dim_kl(guide_site: dict, model_site: dict) -> Tensor | None:
     return difference.reshape(*difference.shape[:2], -1)
 
 
+def log_weight_route(pair: Pair, x: Tensor, y: Tensor | None):
+    """The function ``(x, y, K) -> (log-weights (K, N), guide sites, model sites)`` the estimator uses: the direct
+    route of ``ppl_vae.infer.direct_weights`` for the shipped family when it agrees with the traced route on
+    ``x`` (the first chunk, a few particles), else the traced route of ``ppl_vae.infer.weights``."""
+    if shipped_family(pair) and agrees_with_traced_route(pair, x, y, 3, seed=0):
+        return lambda xs, ys, k: direct_log_weights(pair, xs, ys, k)
+
+    def traced(xs: Tensor, ys: Tensor | None, k: int):
+        lw, guide_trace, model_trace = traced_log_weights(
+            pair.model, pair.guide, xs, ys, k, False, pair.max_plate_nesting
+        )
+        return lw, sample_sites(guide_trace), sample_sites(model_trace)
+
+    return traced
+
+
 def importance_weighted_log_likelihood(
     pair: Pair,
     x: Tensor,
@@ -106,7 +123,10 @@ def importance_weighted_log_likelihood(
     for models trained with KL warm-up, beta or subsampling) and
     :math:`\log \hat p(x) = \operatorname{logsumexp}_k \log w_k - \log K`.
     The guide is traced inside a vectorized particle plate and the model replayed on its
-    samples (``ppl_vae.infer.weights``), keeping the data dimension; work is cut into chunks of
+    samples (``ppl_vae.infer.weights``), keeping the data dimension; for the shipped model/guide family
+    the same log-weights are computed from the pair's own methods without tracing
+    (``ppl_vae.infer.direct_weights``), once they agree with the traced route on the first chunk. Work is
+    cut into chunks of
     examples and particles with chunk_examples * chunk_particles * W <= ``max_elements``, W the
     most numbers any network makes per sample (:func:`widest_per_sample`; at least the C * H * W
     of an image); peak memory is a few times 4 * max_elements bytes. All K log-weights of
@@ -151,20 +171,19 @@ def importance_weighted_log_likelihood(
             f"importance sampling, K={num_samples}", len(chunks), unit="chunk", step_lines=True, enabled=progress
         ) as bar,
     ):
+        route = log_weight_route(pair, x[chunks[0]].to(device), None if y is None else y[chunks[0]].to(device))
         for s in chunks:
             xs, ys = x[s].to(device), None if y is None else y[s].to(device)
             sums, squares, kls = {}, {}, {}
             for k in range(0, num_samples, k_chunk):
                 k_now = min(k_chunk, num_samples - k)
-                lw, guide_trace, model_trace = traced_log_weights(
-                    pair.model, pair.guide, xs, ys, k_now, max_plate_nesting=pair.max_plate_nesting
-                )
+                lw, guide_sites, model_sites = route(xs, ys, k_now)
                 log_w[k : k + k_now, s] = lw.cpu()
-                for name, site in sample_sites(guide_trace).items():
+                for name, site in guide_sites.items():
                     means = site_means(site)[0]
                     sums[name] = sums.get(name, 0) + means.sum(0)
                     squares[name] = squares.get(name, 0) + means.square().sum(0)
-                    kl = _per_dim_kl(site, model_trace.nodes[name])
+                    kl = _per_dim_kl(site, model_sites[name])
                     if kl is not None:
                         kls[name] = kls.get(name, 0) + kl.sum(0)
             spread = {

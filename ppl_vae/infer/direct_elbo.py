@@ -24,6 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from ppl_vae.core.devices import frozen
+from ppl_vae.infer.direct_weights import shipped_family
 from ppl_vae.infer.objectives import make_objective
 from ppl_vae.infer.objectives.kl_weight import KLWeight
 from ppl_vae.infer.pair import Pair
@@ -32,20 +33,9 @@ AGREEMENT_TOLERANCE = 1e-4  # relative, on the batch's summed loss
 
 
 def direct_elbo_applies(pair: Pair, objective: str, num_particles: int) -> bool:
-    """True for the one-particle ``trace_elbo`` of a pair whose Pyro functions are the shipped base ones
-    (:class:`~ppl_vae.models.base.LatentVariableModel`, :class:`~ppl_vae.guides.base.AmortizedGuide`)."""
-    from ppl_vae.guides.base import AmortizedGuide
-    from ppl_vae.models.base import LatentVariableModel
-
-    return (
-        objective == "trace_elbo"
-        and num_particles == 1
-        and isinstance(pair.model, LatentVariableModel)
-        and type(pair.model).forward is LatentVariableModel.forward
-        and isinstance(pair.guide, AmortizedGuide)
-        and type(pair.guide).forward is AmortizedGuide.forward
-        and pair.guide_contract.density
-    )
+    """True for the one-particle ``trace_elbo`` of a pair of the shipped family
+    (:func:`~ppl_vae.infer.direct_weights.shipped_family`)."""
+    return objective == "trace_elbo" and num_particles == 1 and shipped_family(pair)
 
 
 class DirectELBO(nn.Module):
