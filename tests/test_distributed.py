@@ -70,6 +70,19 @@ def test_two_processes_match_one_and_resume_after_kill_9(tmp_path, killable_plug
         resume(two)
 
 
+@pytest.mark.slow
+def test_a_last_batch_smaller_than_the_ranks_still_gives_the_single_process_update(tmp_path, killable_plugin):
+    """37 training digits in global batches of 4: the last holds 1 example, so rank 1's share of it is empty; that
+    step sums the gradients after the backward pass, the others through DistributedDataParallel."""
+    body = EXPERIMENT.replace("batch_size = 100", "batch_size = 4").replace("epochs = 3", "epochs = 2")
+    experiment = killable_experiment(tmp_path, killable_plugin, body + "\n[data]\nvalid_size = 1400\n")
+    single = train_experiment(load_experiment(experiment), tmp_path / "single")
+    done = torchrun("train", experiment, "--run-dir", str(tmp_path / "two"))
+    assert done.returncode == 0, done.stderr[:3000]
+    a, b = load_trained(single, "cpu").pair.state_dict(), load_trained(tmp_path / "two", "cpu").pair.state_dict()
+    assert all(torch.allclose(a[k], b[k], atol=1e-5, rtol=1e-4) for k in a)
+
+
 def test_batches_the_ranks_cannot_share_are_refused():
     check_batch(World(0, 4), 100)
     with pytest.raises(ConfigError, match="not divisible by the 3 processes; give 99 or 102"):

@@ -11,8 +11,12 @@ What the engine does with it:
   of every epoch, together exactly the single-process batches), and the per-rank batch is
   batch_size / W (W must divide it);
 - each rank's loss is its examples' sum divided by the global batch size, and gradients are
-  summed over the ranks (all-reduce) before clipping and the optimizer step: the update is the
-  single-process update, up to floating-point summation order;
+  summed over the ranks before clipping and the optimizer step: the update is the single-process
+  update, up to floating-point summation order. The SVI strategy sums them with torch's
+  ``DistributedDataParallel`` (:meth:`World.data_parallel`: in buckets, during the backward pass);
+  a step in which some rank's share is empty (a last global batch smaller than the number of
+  ranks), and the adversarial strategies' phases, sum them in one all-reduce after the backward
+  pass (:meth:`World.sum_gradients`);
 - validation is sharded the same way and reduced; rank 0 decides early stopping and broadcasts it;
 - only rank 0 writes the run directory (and holds its lock), checkpoints and the report; the
   checkpoint keeps every rank's random state, so a run resumes exactly with the same world size
@@ -106,6 +110,21 @@ class World:
             parameter.grad.copy_(flat[offset : offset + parameter.numel()].view_as(parameter.grad))
             offset += parameter.numel()
 
+    def data_parallel(self, module: nn.Module) -> nn.Module:
+        """``module`` wrapped in torch's ``DistributedDataParallel``: calling it then backpropagating sums the
+        gradients over the ranks while the backward pass runs (in buckets, overlapping communication with
+        computation), instead of one all-reduce after it. Summed, not averaged as DDP does by default: each
+        rank's loss is already its examples' sum over the global batch. Buffers (constants here) are not
+        broadcast at every call."""
+        from torch.nn.parallel import DistributedDataParallel
+
+        device = next(module.parameters()).device
+        wrapped = DistributedDataParallel(
+            module, device_ids=[device.index] if device.type == "cuda" else None, broadcast_buffers=False
+        )
+        wrapped.register_comm_hook(None, _summed)
+        return wrapped
+
     def broadcast_parameters(self, module: nn.Module) -> None:
         """Rank 0's parameters and buffers on every rank."""
         if not self.active:
@@ -114,6 +133,13 @@ class World:
 
         for tensor in (*module.parameters(), *module.buffers()):
             dist.broadcast(tensor.data, src=0)
+
+
+def _summed(_, bucket):
+    """DDP communication hook: the bucket's gradients summed over the ranks (the default hook averages)."""
+    import torch.distributed as dist
+
+    return dist.all_reduce(bucket.buffer(), async_op=True).get_future().then(lambda done: done.value()[0])
 
 
 SINGLE = World()

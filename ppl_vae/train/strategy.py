@@ -67,9 +67,10 @@ class Strategy:
         self.optimizers[name] = make_optimizer(self._parameters[name], config)
         self.schedulers[name] = make_scheduler(self.optimizers[name], config)
 
-    def update(self, phase: str, loss: Tensor) -> None:
+    def update(self, phase: str, loss: Tensor, summed: bool = False) -> None:
         """One optimizer step of ``phase`` on ``loss`` (a scalar to minimize; a constant for a process
-        whose part of the batch is empty), gradients summed over the processes, then clipped."""
+        whose part of the batch is empty), gradients summed over the processes (by the backward pass itself
+        when ``summed``: a loss computed through ``World.data_parallel``), then clipped."""
         finite = bool(torch.isfinite(loss))
         if self.world.active and self.world.all_sum(float(finite)) < self.world.size:
             finite = False
@@ -79,7 +80,8 @@ class Strategy:
         optimizer.zero_grad(set_to_none=True)
         if loss.requires_grad:
             loss.backward()
-        self.world.sum_gradients(self._parameters[phase])
+        if not summed:
+            self.world.sum_gradients(self._parameters[phase])
         if self.config.clip_norm > 0:
             nn.utils.clip_grad_norm_(self._parameters[phase], self.config.clip_norm)
         optimizer.step()

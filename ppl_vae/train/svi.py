@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from ppl_vae.core.config import TrainingConfig
 from ppl_vae.core.registry import register_strategy
@@ -37,26 +37,38 @@ class SVIStrategy(Strategy):
         applies = direct_elbo_applies(pair, config.objective, config.num_particles)
         self.direct: DirectELBO | None = DirectELBO(pair) if applies else None
         self.direct_checked = False
+        self.synced: nn.Module | None = None  # the chosen loss module, data-parallel (torchrun runs)
 
     def describe(self) -> str:
         return f"{self.config.objective} (K={self.config.num_particles})"
 
     def route(self, x: Tensor, y: Tensor | None) -> DirectELBO | None:
-        """The direct ELBO when it applies and agreed with Pyro's on the first batch (checked once), else None."""
+        """The direct ELBO when it applies and agreed with Pyro's on the first batch (checked once, and on
+        every rank of a distributed run: one rank's disagreement sends all to Pyro's route), else None."""
         if self.direct is not None and not self.direct_checked:
             self.direct_checked = True
-            if not agrees_with_trace_elbo(self.pair, self.direct, x, y, self.config.seed):
+            agrees = agrees_with_trace_elbo(self.pair, self.direct, x, y, self.config.seed)
+            if self.world.all_sum(float(agrees)) < self.world.size:
                 self.direct = None
         return self.direct
 
     def step(self, x: Tensor, y: Tensor | None, beta: float, total: int) -> float:
-        if x.shape[0] == 0:  # this process's part of a short last batch
+        if x.shape[0] == 0:  # this process's part of a short last batch: it takes part in the gradient sum
             loss = torch.zeros((), dtype=x.dtype, device=x.device)
-        elif (direct := self.route(x, y)) is not None:
-            loss = direct(x, y, beta) / total
+            self.update("svi", loss)
+            return 0.0
+        direct = self.route(x, y)
+        module = direct if direct is not None else self.loss
+        # Through DDP, unless some rank's share of this batch is empty: then every rank sums after backward.
+        synced = self.world.active and total >= self.world.size
+        if synced and (self.synced is None or self.synced.module is not module):
+            self.synced = self.world.data_parallel(module)
+        call = self.synced if synced else module
+        if direct is not None:
+            loss = call(x, y, beta) / total
         else:
             self.kl_weight.beta = beta
             with self.kl_weight if beta != 1.0 else contextlib.nullcontext():
-                loss = self.loss(x, y=y) / total
-        self.update("svi", loss)
+                loss = call(x, y=y) / total
+        self.update("svi", loss, summed=synced)
         return -loss.item()
