@@ -40,6 +40,7 @@ from ppl_vae.infer.pair import Pair
 from ppl_vae.infer.sizing import batches
 from ppl_vae.train.checkpoint import load_module_state, save_checkpoint
 from ppl_vae.train.distributed import RANK_SEED_STRIDE, SINGLE, World, check_batch
+from ppl_vae.train.schedules import kl_beta
 from ppl_vae.train.strategy import NonFiniteLoss, Strategy, make_strategy
 
 
@@ -107,9 +108,8 @@ class Trainer:
         return copy.deepcopy(self.pair.state_dict())
 
     def beta_at(self, step: int) -> float:
-        """Weight of the latent term at optimizer step ``step`` (counted from 1)."""
-        warmup_steps = self.config.warmup_epochs * self.steps_per_epoch
-        return self.config.beta * (min(1.0, step / warmup_steps) if warmup_steps > 0 else 1.0)
+        """Weight of the latent term at optimizer step ``step`` (counted from 1); see ``schedules.kl_beta``."""
+        return kl_beta(self.config, step, self.steps_per_epoch)
 
     def state_dict(self) -> dict[str, Any]:
         return {
