@@ -35,36 +35,19 @@ def tensorboard_events(folder: Path):
     return events
 
 
-def test_tensorboard_receives_every_epoch_the_experiment_and_the_files(fast_experiment, tmp_path):
+def test_tensorboard_and_mlflow_receive_every_epoch_the_experiment_and_the_files_across_a_resume(
+    fast_experiment, tmp_path, monkeypatch
+):
     pytest.importorskip("tensorboard", reason=TENSORBOARD)
-    from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
-    from tensorboard.util.tensor_util import make_ndarray
-
-    run = train_experiment(fast_experiment("training.epochs=2", 'training.loggers=["tensorboard"]'), tmp_path / "run")
-    events, rows = tensorboard_events(run / "tensorboard"), metrics(run)
-    for name in FIELDS:
-        scalars = events.Scalars(name)
-        assert [s.step for s in scalars] == [1, 2]
-        assert [s.value for s in scalars] == pytest.approx([float(r[name]) for r in rows], rel=1e-6)
-    assert all(float(r["gradient_norm"]) > 0 for r in rows)
-    content = events.PluginTagToContent("hparams")["_hparams_/session_start_info"]
-    logged = HParamsPluginData.FromString(content).session_start_info.hparams
-    assert logged["training.learning_rate"].number_value == pytest.approx(3e-3)
-    assert logged["model.decoder.hidden"].string_value == "[32]" and logged["data.name"].string_value == "digits"
-    assert {"figures/elbo_curves", "figures/reconstructions", "figures/prior_samples"} <= set(events.Tags()["images"])
-    text = make_ndarray(events.Tensors("summary/text_summary")[0].tensor_proto).item().decode()
-    summary = json.loads((run / "summary.json").read_text())
-    assert json.loads(text.replace("\n    ", "\n"))["test_elbo_nats"] == summary["test_elbo_nats"]
-
-
-def test_mlflow_keeps_one_run_across_an_interruption_and_its_resume(fast_experiment, tmp_path, monkeypatch):
     pytest.importorskip("mlflow", reason=MLFLOW)
     from mlflow.tracking import MlflowClient
+    from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
+    from tensorboard.util.tensor_util import make_ndarray
 
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow 3 keeps its folder store behind this switch
     uri = (tmp_path / "mlruns").as_uri()
     table = f'{{name = "mlflow", tracking_uri = "{uri}", experiment_name = "tracked"}}'
-    experiment = fast_experiment("training.epochs=3", f"training.loggers=[{table}]")
+    experiment = fast_experiment("training.epochs=3", f'training.loggers=["tensorboard", {table}]')
 
     def interrupt(trainer, record):
         if record.epoch == 2:
@@ -76,10 +59,26 @@ def test_mlflow_keeps_one_run_across_an_interruption_and_its_resume(fast_experim
     experiment_id = client.get_experiment_by_name("tracked").experiment_id
     (interrupted,) = client.search_runs([experiment_id])
     assert interrupted.info.status == "KILLED"
-    resume(tmp_path / "run")
+    run_dir = resume(tmp_path / "run")
+    rows = metrics(run_dir)
+    assert all(float(r["gradient_norm"]) > 0 for r in rows)
+
+    events = tensorboard_events(run_dir / "tensorboard")  # two sessions, two event files, one run
+    for name in FIELDS:
+        scalars = events.Scalars(name)
+        assert [s.step for s in scalars] == [1, 2, 3]
+        assert [s.value for s in scalars] == pytest.approx([float(r[name]) for r in rows], rel=1e-6)
+    content = events.PluginTagToContent("hparams")["_hparams_/session_start_info"]
+    logged = HParamsPluginData.FromString(content).session_start_info.hparams
+    assert logged["training.learning_rate"].number_value == pytest.approx(3e-3)
+    assert logged["model.decoder.hidden"].string_value == "[32]" and logged["data.name"].string_value == "digits"
+    assert {"figures/elbo_curves", "figures/reconstructions", "figures/prior_samples"} <= set(events.Tags()["images"])
+    text = make_ndarray(events.Tensors("summary/text_summary")[0].tensor_proto).item().decode()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert json.loads(text.replace("\n    ", "\n"))["test_elbo_nats"] == summary["test_elbo_nats"]
+
     (run,) = client.search_runs([experiment_id])
     assert run.info.run_id == interrupted.info.run_id and run.info.status == "FINISHED"
-    rows = metrics(tmp_path / "run")
     for name in FIELDS:
         history = sorted(client.get_metric_history(run.info.run_id, name), key=lambda m: m.step)
         assert [m.step for m in history] == [1, 2, 3]
