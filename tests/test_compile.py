@@ -93,3 +93,14 @@ def test_pyros_route_trains_with_compiled_networks_as_it_does_eagerly(binary_bat
             torch.manual_seed(7)
             losses.append([strategy.step(binary_batch, None, 1.0, len(binary_batch)) for _ in range(3)])
     assert losses[1] == pytest.approx(losses[0], rel=1e-5)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_compiled_direct_elbo_draws_what_eager_code_draws(binary_batch):
+    pair, x = conv_pair().to("cuda"), binary_batch.to("cuda")
+    direct = DirectELBO(pair)
+    compiled = compiled_function(direct)
+    with frozen(5, "cuda"):
+        eager = direct(x, None, 0.5)
+    with frozen(5, "cuda"):
+        assert torch.allclose(compiled(x, None, torch.tensor(0.5, device="cuda")), eager, rtol=1e-4)
