@@ -96,7 +96,7 @@ elif [[ $MODE == dry ]]; then
   step install 150 "" "$PYTHON" -m pip install --quiet --retries 1 --timeout 15 -e ".[dev]"
 else
   PY=$(command -v python)
-  note install "skipped (--cpu: the environment as it is)"
+  note install "skipped (--cpu)"
 fi
 
 GPUS=0
