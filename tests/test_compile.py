@@ -66,7 +66,7 @@ def test_a_compiled_run_resumes_exactly_and_loads_into_an_eager_pair(fast_experi
     train_experiment(experiment, tmp_path / "whole")
 
     def interrupt(trainer, record):
-        assert trainer.strategy.direct_compiled is not None and trainer.strategy.direct is not None
+        assert trainer.strategy.direct is not None and trainer.strategy.compiled is not None
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
