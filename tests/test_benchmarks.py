@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import runpy
+import subprocess
 import sys
 from pathlib import Path
 
@@ -65,3 +66,14 @@ def test_tiny_mode_runs_and_prints_its_figures(script, tmp_path, monkeypatch, ca
         "train_throughput.py": "conv: hand-written PyTorch",
     }[script]
     assert expected in capsys.readouterr().out
+
+
+def test_the_gpu_check_parses_and_plans_every_step_with_a_summary_table(tmp_path):
+    script = BENCHMARKS / "gpu_check.sh"
+    assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
+    environment = {"PATH": "/usr/bin:/bin", "OUT": str(tmp_path)}
+    done = subprocess.run(["bash", str(script), "--dry-run"], capture_output=True, text=True, env=environment)
+    assert done.returncode == 0, done.stderr
+    rows = [line.split("|")[1].strip() for line in done.stdout.splitlines() if line.startswith("| ")]
+    assert rows == ["step", "install", "cuda_tests", "train_throughput", "iw_speed", "ppc_cost", "scaling"]
+    assert "train_throughput.py --device cuda" in done.stdout and "-k cuda" in done.stdout

@@ -48,7 +48,7 @@ def test_default_run_improves_and_writes_its_directory(fast_experiment, tmp_path
     run_dir = train_experiment(fast_experiment("training.epochs=8"), tmp_path / "run")
     assert RUN_FILES <= {p.name for p in run_dir.iterdir()}
     lines = (run_dir / "metrics.csv").read_text().splitlines()
-    assert lines[0] == "epoch,train_objective,valid_bound,beta,learning_rate,seconds" and len(lines) == 9
+    assert lines[0] == "epoch,train_objective,valid_bound,beta,learning_rate,seconds,gradient_norm" and len(lines) == 9
     valid = [float(line.split(",")[2]) for line in lines[1:]]
     assert valid[-1] > valid[0] + 5.0, valid
     summary = json.loads((run_dir / "summary.json").read_text())

@@ -7,6 +7,7 @@ from ppl_vae.core.registry import (
     DATASETS,
     GUIDES,
     LIKELIHOODS,
+    LOGGERS,
     MODELS,
     NETWORKS,
     OBJECTIVES,
@@ -34,6 +35,7 @@ KINDS: dict[str, Registry] = {
     "statistics": STATISTICS,
     "report hooks": REPORTS,
     "sample figures": SAMPLE_FIGURES,
+    "loggers": LOGGERS,
 }
 
 

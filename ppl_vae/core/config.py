@@ -41,7 +41,17 @@ else:  # pragma: no cover
 
 from ppl_vae.core.errors import ConfigError
 from ppl_vae.core.plugins import load_plugins
-from ppl_vae.core.registry import DATASETS, GUIDES, MODELS, OBJECTIVES, OPTIMIZERS, SCHEDULES, STRATEGIES, Registry
+from ppl_vae.core.registry import (
+    DATASETS,
+    GUIDES,
+    LOGGERS,
+    MODELS,
+    OBJECTIVES,
+    OPTIMIZERS,
+    SCHEDULES,
+    STRATEGIES,
+    Registry,
+)
 
 SECTIONS = ("experiment", "data", "model", "guide", "training", "evaluation")
 EXPERIMENT_KEYS = ("name", "description", "plugins")
@@ -88,6 +98,11 @@ class TrainingConfig:
     ``strategy``, ``objective``, ``optimizer`` and ``schedule`` are registered names (``ppl-vae list``
     shows them; a plugin adds its own); each may be given as a table, such as ``[training.objective]``
     with ``name = "renyi"`` and ``alpha = 0.5``, whose other keys (``*_options``) go to its constructor.
+
+    ``compile``: compile the training step with ``torch.compile`` where it can be (``ppl_vae.train.compiled``).
+    ``loggers``: experiment trackers that receive every epoch's record, the experiment and the end-of-run files
+    (``ppl_vae.report.loggers``): registered names (``"tensorboard"``, ``"mlflow"``) or tables with a ``name``
+    whose other keys go to the logger's constructor (:func:`logger_tables`).
     """
 
     strategy: str = "svi"  # a registered training strategy (ppl_vae.train.svi, ppl_vae.train.adversarial)
@@ -115,6 +130,8 @@ class TrainingConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     dtype: str = "float32"  # float32 | float64
     backend: str = "auto"  # auto | gloo | nccl (torchrun runs only)
+    compile: bool = False  # compile the training step with torch.compile where it can be
+    loggers: list = field(default_factory=list)  # experiment trackers: names or tables with a name
 
     def __post_init__(self) -> None:
         _check_positive(self, ("num_particles", "learning_rate", "batch_size", "epochs"))
@@ -131,6 +148,22 @@ class TrainingConfig:
             raise ConfigError(f"training.adam_beta1 must be in [0, 1), got {self.adam_beta1}")
         if not 0 < self.lr_decay <= 1:
             raise ConfigError(f"training.lr_decay must be in (0, 1], got {self.lr_decay}")
+        logger_tables(self)
+
+
+def logger_tables(config: TrainingConfig) -> list[dict[str, Any]]:
+    """``training.loggers`` as tables ``{"name": ..., **options}``; an entry that is neither a registered name nor
+    a table with one, or a logger named twice, is one sentence."""
+    tables = []
+    for entry in config.loggers:
+        table = {"name": entry} if isinstance(entry, str) else entry
+        if not isinstance(table, dict) or not isinstance(table.get("name"), str):
+            raise ConfigError(f"training.loggers takes logger names or tables with a name, got {entry!r}")
+        LOGGERS.check(table["name"])
+        if any(t["name"] == table["name"] for t in tables):
+            raise ConfigError(f"training.loggers names '{table['name']}' twice")
+        tables.append(table)
+    return tables
 
 
 NAMED_AXES: dict[str, Registry] = {
@@ -190,7 +223,8 @@ def _dataclass_from(cls, section: str, values: dict[str, Any]):
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             ok = True
         if not ok:
-            kind = {int: "whole number", float: "number", str: "string", dict: "table"}.get(expected, expected.__name__)
+            kinds = {int: "whole number", float: "number", str: "string", dict: "table", bool: "boolean", list: "list"}
+            kind = kinds.get(expected, expected.__name__)
             raise ConfigError(f"[{section}] {key} must be a {kind}, got {value!r}")
     return cls(**{k: float(v) if type(getattr(defaults, k)) is float else v for k, v in values.items()})
 

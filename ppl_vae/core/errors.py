@@ -56,6 +56,10 @@ class TrainingDiverged(UserError, RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
 
 
+class TrackerError(UserError, RuntimeError):
+    """An experiment tracker (``training.loggers``) whose package is not installed, or that refuses to log."""
+
+
 class PluginError(UserError):
     """User code (a plugin) raised; the command line prints its traceback after the sentence."""
 

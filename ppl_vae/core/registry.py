@@ -1,10 +1,10 @@
 """Name -> constructor registries: every axis a user can extend by name.
 
 Models, guides, likelihoods, priors, networks, datasets, training strategies, objectives,
-optimizers, learning-rate schedules, predictive-check statistics, end-of-run report hooks and
-sample figures. Built-in names are listed here with the module that defines them, so that
-listing them (``ppl-vae list``) imports nothing heavy; the module is imported the first time one
-of its names is asked for, and registers itself with the decorators below. A user's plugin
+optimizers, learning-rate schedules, predictive-check statistics, end-of-run report hooks,
+sample figures and experiment trackers (loggers). Built-in names are listed here with the module
+that defines them, so that listing them (``ppl-vae list``) imports nothing heavy; the module is
+imported the first time one of its names is asked for, and registers itself with the decorators below. A user's plugin
 registers more names the same way; a name that is already taken by other code is refused in
 one sentence. Registering the same definition again (a plugin file imported twice, under two
 module names) is harmless: the later copy replaces the earlier one.
@@ -219,6 +219,14 @@ SAMPLE_FIGURES = Registry(
     "sample figure", _builtins("ppl_vae.report.samples", "completions", "class_grid", "prior"), ordered=True
 )
 
+LOGGERS = Registry(
+    "logger",
+    {
+        **_builtins("ppl_vae.report.loggers.tensorboard", "tensorboard"),
+        **_builtins("ppl_vae.report.loggers.mlflow", "mlflow"),
+    },
+)
+
 register_model = MODELS.register
 register_guide = GUIDES.register
 register_likelihood = LIKELIHOODS.register
@@ -232,3 +240,4 @@ register_schedule = SCHEDULES.register
 register_statistic = STATISTICS.register
 register_report = REPORTS.register
 register_sample_figure = SAMPLE_FIGURES.register
+register_logger = LOGGERS.register

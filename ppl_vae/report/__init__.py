@@ -3,7 +3,8 @@
 ``summary`` (``summary.json``, from the report hooks a run's declarations choose), ``hooks`` (the
 built-in report hooks), ``samples`` (the built-in sample figures), ``context`` (what hooks see of a
 run), ``plots`` (figure primitives), ``figures`` and ``latent_figures`` (images of a pair),
-``ppc``, ``classification`` and ``ood`` (the files of those measures).
+``ppc``, ``classification`` and ``ood`` (the files of those measures); ``loggers`` (the experiment trackers
+of ``training.loggers``: TensorBoard, MLflow, yours).
 
-May import ``core``, ``data``, ``infer`` and ``evaluation``.
+May import ``core``, ``data``, ``infer``, ``train`` (the epoch records the loggers receive) and ``evaluation``.
 """

@@ -14,6 +14,7 @@ from ppl_vae.core.config import Experiment
 from ppl_vae.core.errors import CheckpointError, RunError
 from ppl_vae.core.files import write_json, write_text
 from ppl_vae.report.context import ReportContext, RunView
+from ppl_vae.report.loggers import Tracking, check_loggers
 from ppl_vae.report.summary import SCORES, run_reports
 from ppl_vae.runs.directory import (
     CHECKPOINT,
@@ -41,11 +42,11 @@ def write_metrics(path: Path, history: list[EpochRecord]) -> None:
     write_text(path, buffer.getvalue())
 
 
-def _trainer(prepared: Prepared, run_dir: Path, callbacks, world: World) -> Trainer:
+def _trainer(prepared: Prepared, run_dir: Path, callbacks, world: World, tracking: Tracking) -> Trainer:
     def metrics(trainer: Trainer, _: EpochRecord) -> None:
         write_metrics(run_dir / "metrics.csv", trainer.history)
 
-    callbacks = [metrics, *callbacks] if world.main else list(callbacks)
+    callbacks = [metrics, tracking.epoch, *callbacks] if world.main else list(callbacks)
     training = prepared.experiment.training
     return Trainer(
         prepared.pair, prepared.data, training, run_dir / CHECKPOINT, callbacks, world=world, strategy=prepared.strategy
@@ -67,8 +68,10 @@ def train_experiment(
     """Train ``experiment`` into a new run directory (default ``runs/NAME-TIMESTAMP``); returns it.
 
     Everything is checked before the directory is made; ``device`` overrides ``training.device``.
-    In a distributed run every rank trains and rank 0 alone makes and writes the directory.
+    In a distributed run every rank trains and rank 0 alone makes and writes the directory, and logs to the
+    experiment trackers of ``training.loggers`` (``ppl_vae.report.loggers``).
     """
+    check_loggers(experiment.training)
     connect(world, device or experiment.training.device, experiment.training.backend)
     if run_dir is not None:
         run_dir = Path(run_dir)
@@ -93,10 +96,11 @@ def train_experiment(
 
     with _writer(run_dir, "train", world):
         on_main(world, start)
-        trainer = _trainer(prepared, run_dir, callbacks, world)
-        trainer.fit()
-        if world.main:
-            report(prepared, trainer, run_dir)
+        with Tracking(prepared.experiment, run_dir, resumed=False, enabled=world.main) as tracking:
+            trainer = _trainer(prepared, run_dir, callbacks, world, tracking)
+            trainer.fit()
+            if world.main:
+                tracking.finish(report(prepared, trainer, run_dir))
     return run_dir
 
 
@@ -118,17 +122,20 @@ def resume(run_dir: Path, callbacks=(), device: str | None = None, world: World 
                 f"(ppl-vae train EXPERIMENT --run-dir {run_dir})"
             )
         state = load_checkpoint(run_dir / CHECKPOINT)
+        check_loggers(experiment.training)
         prepared = prepare(experiment, device, recorded=info, world=world)
-        trainer = _trainer(prepared, run_dir, callbacks, world)
+        tracking = Tracking(prepared.experiment, run_dir, resumed=True, enabled=world.main)
+        trainer = _trainer(prepared, run_dir, callbacks, world, tracking)
         try:
             trainer.load_state_dict(state, run_dir / CHECKPOINT)
         except KeyError as error:
             raise CheckpointError(f"checkpoint {run_dir / CHECKPOINT} lacks the entry {error}") from error
         if trainer.finished and (run_dir / SUMMARY).exists():
             raise RunError(f"{run_dir} already finished (epoch {trainer.epoch}); nothing to resume")
-        trainer.fit()
-        if world.main:
-            report(prepared, trainer, run_dir)
+        with tracking:
+            trainer.fit()
+            if world.main:
+                tracking.finish(report(prepared, trainer, run_dir))
     return run_dir
 
 

@@ -151,6 +151,10 @@ class AdversarialAutoencoder(Adversarial):
     def step(self, x: Tensor, y: Tensor | None, beta: float, total: int) -> float:
         if x.shape[0] == 0:
             return self.empty_step(x)
+        with self.networks_compiled():
+            return self._phases(x, y, total)
+
+    def _phases(self, x: Tensor, y: Tensor | None, total: int) -> float:
         guide, model = self.pair.guide, self.pair.model
         guide_trace = poutine.trace(guide).get_trace(x, y=y)
         model_trace = poutine.trace(poutine.replay(model, trace=guide_trace)).get_trace(x, y=y)
@@ -205,6 +209,10 @@ class GenerativeAdversarialNetwork(Adversarial):
     def step(self, x: Tensor, y: Tensor | None, beta: float, total: int) -> float:
         if x.shape[0] == 0:
             return self.empty_step(x)
+        with self.networks_compiled():
+            return self._phases(x, total)
+
+    def _phases(self, x: Tensor, total: int) -> float:
         fake = self.generate(x.shape[0])
         loss = discriminator_loss(self.discriminate(x), self.discriminate(fake.detach()))
         self.update("discriminator", loss / total)

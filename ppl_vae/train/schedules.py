@@ -72,3 +72,10 @@ def schedule_factor(config: TrainingConfig) -> Schedule:
 def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainingConfig) -> LambdaLR:
     """The per-epoch schedule of ``config`` on ``optimizer``; call ``step()`` after every epoch."""
     return LambdaLR(optimizer, schedule_factor(config))
+
+
+def kl_beta(config: TrainingConfig, step: int, steps_per_epoch: int) -> float:
+    """The weight of the latent (KL) term at optimizer step ``step`` (counted from 1): ``config.beta``, reached
+    linearly over ``config.warmup_epochs`` epochs of ``steps_per_epoch`` steps."""
+    warmup_steps = config.warmup_epochs * steps_per_epoch
+    return config.beta * (min(1.0, step / warmup_steps) if warmup_steps > 0 else 1.0)

@@ -16,13 +16,17 @@ learning-rate schedule per phase (``add_phase``), and gradient clipping. Its con
 - ``keeps_best``: True when the trainer keeps the parameters of the best validation epoch and
   stops early on it; False to keep the last (adversarial training improves no bound monotonically).
 
-:meth:`Strategy.update` sums gradients over the processes of a distributed run before clipping.
+:meth:`Strategy.update` sums gradients over the processes of a distributed run before clipping, and
+adds the gradient's norm to the epoch's mean (:meth:`Strategy.epoch_gradient_norm`).
 A loss that is not finite (on any process) raises :class:`NonFiniteLoss` naming the phase before
-any parameter moves.
+any parameter moves. With ``training.compile``, :meth:`Strategy.networks_compiled` is the context in
+which a step runs its networks compiled (``ppl_vae.train.compiled``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import math
 from dataclasses import replace
 from typing import Any, ClassVar
 
@@ -34,6 +38,7 @@ from ppl_vae.core.construct import construct
 from ppl_vae.core.errors import ConfigError
 from ppl_vae.core.registry import STRATEGIES
 from ppl_vae.infer.pair import Pair
+from ppl_vae.train.compiled import CompiledNetworks
 from ppl_vae.train.distributed import SINGLE, World
 from ppl_vae.train.optimizers import make_optimizer
 from ppl_vae.train.schedules import make_scheduler
@@ -58,6 +63,18 @@ class Strategy:
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         self.schedulers: dict[str, torch.optim.lr_scheduler.LRScheduler] = {}
         self._parameters: dict[str, list[nn.Parameter]] = {}
+        self._norms: dict[str, list[Tensor]] = {}  # per phase: the epoch's gradient norms so far
+        self._compiled: CompiledNetworks | None = None
+
+    def networks_compiled(self) -> contextlib.AbstractContextManager:
+        """The context of a training step's Pyro-traced part: with ``training.compile``, the networks of the pair
+        and of ``extras`` run compiled inside it (:class:`~ppl_vae.train.compiled.CompiledNetworks`, built at the
+        first call); otherwise nothing changes."""
+        if not self.config.compile:
+            return contextlib.nullcontext()
+        if self._compiled is None:
+            self._compiled = CompiledNetworks([self.pair, self.extras])
+        return self._compiled
 
     def add_phase(self, name: str, parameters, learning_rate: float | None = None) -> None:
         """A phase ``name`` updating ``parameters`` with its own optimizer and schedule from the config
@@ -80,10 +97,14 @@ class Strategy:
         optimizer.zero_grad(set_to_none=True)
         if loss.requires_grad:
             loss.backward()
+        parameters = self._parameters[phase]
         if not summed:
-            self.world.sum_gradients(self._parameters[phase])
+            self.world.sum_gradients(parameters)
         if self.config.clip_norm > 0:
-            nn.utils.clip_grad_norm_(self._parameters[phase], self.config.clip_norm)
+            norm = nn.utils.clip_grad_norm_(parameters, self.config.clip_norm)
+        else:
+            norm = gradient_norm(parameters)
+        self._norms.setdefault(phase, []).append(norm.detach())
         optimizer.step()
 
     def step(self, x: Tensor, y: Tensor | None, beta: float, total: int) -> float:
@@ -100,6 +121,14 @@ class Strategy:
     def learning_rate(self) -> float:
         """The current learning rate of the first phase."""
         return next(iter(self.optimizers.values())).param_groups[0]["lr"]
+
+    def epoch_gradient_norm(self) -> float:
+        """The mean over the steps since the last call of the first phase's gradient norm (the L2 norm of all its
+        parameters' gradients, summed over the processes, before clipping); NaN without a step. Starts the next
+        epoch's mean."""
+        norms = self._norms.get(next(iter(self.optimizers)), [])
+        self._norms = {}
+        return torch.stack(norms).mean().item() if norms else math.nan
 
     def zero_grad(self) -> None:
         for optimizer in self.optimizers.values():
@@ -118,6 +147,14 @@ class Strategy:
             optimizer.load_state_dict(state["optimizers"][name])
         for name, scheduler in self.schedulers.items():
             scheduler.load_state_dict(state["schedulers"][name])
+
+
+def gradient_norm(parameters: list[nn.Parameter]) -> Tensor:
+    """The L2 norm of the gradients of ``parameters`` taken together (0 without any), as a 0-d tensor."""
+    norms = [p.grad.detach().norm() for p in parameters if p.grad is not None]
+    if not norms:
+        return torch.zeros((), device=parameters[0].device if parameters else None)
+    return torch.linalg.vector_norm(torch.stack(norms))
 
 
 def make_strategy(pair: Pair, config: TrainingConfig, world: World = SINGLE) -> Strategy:

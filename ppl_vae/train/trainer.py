@@ -40,6 +40,7 @@ from ppl_vae.infer.pair import Pair
 from ppl_vae.infer.sizing import batches
 from ppl_vae.train.checkpoint import load_module_state, save_checkpoint
 from ppl_vae.train.distributed import RANK_SEED_STRIDE, SINGLE, World, check_batch
+from ppl_vae.train.schedules import kl_beta
 from ppl_vae.train.strategy import NonFiniteLoss, Strategy, make_strategy
 
 
@@ -48,7 +49,10 @@ class EpochRecord:
     """One line of metrics.csv, in nats per example. ``train_objective``: the bound being
     optimized (ELBO, beta-weighted ELBO or IWAE bound), averaged over the epoch's batches.
     ``valid_bound``: the validation bound that early stopping watches (see
-    :meth:`Trainer.validation_bound`). ``learning_rate``: during the epoch."""
+    :meth:`Trainer.validation_bound`). ``learning_rate``: during the epoch. ``seconds``: wall time of the
+    epoch, validation included. ``gradient_norm``: the mean over the epoch's steps of the L2 norm of the
+    gradient of the loss per example (the first phase's, before clipping; see
+    :meth:`~ppl_vae.train.strategy.Strategy.epoch_gradient_norm`); NaN in checkpoints that predate it."""
 
     epoch: int
     train_objective: float
@@ -56,6 +60,7 @@ class EpochRecord:
     beta: float
     learning_rate: float
     seconds: float
+    gradient_norm: float = math.nan
 
 
 class Trainer:
@@ -103,9 +108,8 @@ class Trainer:
         return copy.deepcopy(self.pair.state_dict())
 
     def beta_at(self, step: int) -> float:
-        """Weight of the latent term at optimizer step ``step`` (counted from 1)."""
-        warmup_steps = self.config.warmup_epochs * self.steps_per_epoch
-        return self.config.beta * (min(1.0, step / warmup_steps) if warmup_steps > 0 else 1.0)
+        """Weight of the latent term at optimizer step ``step`` (counted from 1); see ``schedules.kl_beta``."""
+        return kl_beta(self.config, step, self.steps_per_epoch)
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -237,14 +241,14 @@ class Trainer:
                 start = time.perf_counter()
                 learning_rate = self.strategy.learning_rate()
                 train_objective = self._train_epoch(progress)
+                gradient_norm = self.strategy.epoch_gradient_norm()
                 self.strategy.end_epoch()
                 self.pair.eval()
                 valid = self.validation_bound()
                 self.pair.train()
                 beta = self.beta_at(self.epoch * self.steps_per_epoch)
-                record = EpochRecord(
-                    self.epoch, train_objective, valid, beta, learning_rate, time.perf_counter() - start
-                )
+                seconds = time.perf_counter() - start
+                record = EpochRecord(self.epoch, train_objective, valid, beta, learning_rate, seconds, gradient_norm)
                 self.history.append(record)
                 if valid > self.best_valid_bound or not self.strategy.keeps_best:
                     self.best_valid_bound, self.best_epoch, self.bad_epochs = valid, self.epoch, 0
