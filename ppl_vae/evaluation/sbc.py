@@ -42,6 +42,7 @@ MAX_BINS = 20
 MIN_EXPECTED = 5  # expected count per bin of the chi-squared test
 KHAT_THRESHOLD = 0.7
 MIN_PROPOSALS_FOR_KHAT = 25
+EQUAL_WEIGHTS = 1e-4  # nats: weights closer than this are equal (q is the posterior): they have no tail to fit
 APPROXIMATIONS = ("guide", "resampled")  # the guide's draws; the importance-resampled draws
 
 
@@ -52,7 +53,8 @@ class CalibrationRanks:
     ``truth[site]`` (M, dims): the simulated z*, flattened per simulation; ``ranks[kind][site]`` (M, dims):
     integer ranks in 0 .. L, ``pit[kind][site]`` (M, dims): (rank + u) / (L + 1), for ``kind`` in
     :data:`APPROXIMATIONS` (``resampled`` absent when ``proposals`` is 0); ``khat`` (M,): Pareto k-hat of each
-    simulation's K importance weights (NaN when K < 25); ``num_draws`` L, ``proposals`` K.
+    simulation's K importance weights (NaN when K < 25, and where the weights are equal: q is the posterior);
+    ``num_draws`` L, ``proposals`` K.
     """
 
     truth: dict[str, np.ndarray]
@@ -126,7 +128,8 @@ def simulation_based_calibration(
                     index = chosen[..., None].expand(-1, -1, values.shape[-1])
                     draws["resampled"][site] = values.gather(0, index)
                 if proposals >= MIN_PROPOSALS_FOR_KHAT:
-                    khat[s] = pareto_khat(log_w.T.cpu().numpy())
+                    spread = (log_w.max(0).values - log_w.min(0).values).cpu().numpy()
+                    khat[s] = np.where(spread > EQUAL_WEIGHTS, pareto_khat(log_w.T.cpu().numpy()), math.nan)
             for site, star in stars.items():
                 truth[site].append(star.cpu())
                 for kind in ranks:
