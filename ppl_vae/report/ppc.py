@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
+from functools import partial
 from pathlib import Path
 
+import matplotlib.pyplot as plt
+
 from ppl_vae.core.files import staged, write_json
-from ppl_vae.core.inference_data import write_netcdf
+from ppl_vae.core.inference_data import arviz_major, write_netcdf
 from ppl_vae.evaluation.ppc import PredictiveCheck, summarize, to_inference_data
 from ppl_vae.report.plots import new_figure, save_figure
 
@@ -16,14 +20,19 @@ def plot_check(check, idata, folder: Path, stem: str = "ppc") -> None:
     """Write ``<stem>_statistics.png`` (arviz.plot_ppc of the check's group, posterior or prior: empirical
     distribution functions of the first :data:`ECDF_EXAMPLES` examples, robust to the discrete and constant
     statistics where density estimates fail) and ``<stem>_pvalues.png`` (arviz.plot_bpv) when there are image
-    statistics, and ``<stem>_pixels.png`` (per-value frequencies and, for Bernoulli likelihoods, calibration)."""
+    statistics, and ``<stem>_pixels.png`` (per-value frequencies and, for Bernoulli likelihoods, calibration).
+    Under ArviZ 1.x the two statistic figures are its counterparts, ``plot_ppc_dist(kind="ecdf")`` and
+    ``plot_ppc_pit`` (the u-values' ECDF difference with its simultaneous band)."""
     import arviz
 
     group = "prior" if check.group == "prior_predictive" else "posterior"
     names = list(check.observed)
-    plotted = idata.isel(example=slice(None, ECDF_EXAMPLES))
+    plotted = idata.isel(example=slice(None, ECDF_EXAMPLES), missing_dims="ignore")
     columns = min(3, len(names))
     rows = -(-len(names) // max(columns, 1))
+    if names and arviz_major() >= 1:
+        _plot_statistics_arviz1(check, idata, plotted, folder, stem)
+        names = []  # drawn: only the pixel figure is left
     for kind, filename in (("ppc", f"{stem}_statistics.png"), ("bpv", f"{stem}_pvalues.png")):
         if not names:
             break
@@ -71,6 +80,23 @@ def plot_check(check, idata, folder: Path, stem: str = "ppc") -> None:
         axes[2].set_ylabel("observed frequency of ink")
         axes[2].set_title("calibration of p(x | z), z ~ q(z | x)", fontsize=9)
     save_figure(fig, folder / f"{stem}_pixels.png")
+
+
+def _plot_statistics_arviz1(check, idata, plotted, folder: Path, stem: str) -> None:
+    """The two statistic figures of :func:`plot_check` as ArviZ 1.x draws them: ``plot_ppc_dist(kind="ecdf")``
+    and ``plot_ppc_pit`` of the check's group."""
+    import arviz
+
+    names = list(check.observed)
+    draws = min(50, check.replicated[names[0]].shape[0])
+    for plot, filename, data in (
+        (partial(arviz.plot_ppc_dist, kind="ecdf", num_samples=draws), f"{stem}_statistics.png", plotted),
+        (arviz.plot_ppc_pit, f"{stem}_pvalues.png", idata),
+    ):
+        with warnings.catch_warnings():  # "always uses the observed_data group": as it should
+            warnings.simplefilter("ignore", UserWarning)
+            plot(data, var_names=names, group=check.group, backend="matplotlib").savefig(str(folder / filename))
+        plt.close("all")
 
 
 def check_files(stem: str) -> tuple[str, ...]:
