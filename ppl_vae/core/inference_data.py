@@ -45,7 +45,8 @@ def from_groups(
 
     groups = {name: variables for name, variables in groups.items() if variables}
     if arviz_major() >= 1:
-        return arviz.from_dict(groups, dims=dims, coords=coords, attrs=attrs)
+        per_group = {name: dict(attrs) for name in groups} if attrs else None  # 1.x takes attributes per group
+        return arviz.from_dict(groups, dims=dims, coords=coords, attrs=per_group)
     keywords = inspect.signature(arviz.from_dict).parameters
     standard = {name: variables for name, variables in groups.items() if name in keywords}
     idata = arviz.from_dict(**standard, dims=dims, coords=coords, attrs=attrs)
