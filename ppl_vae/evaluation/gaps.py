@@ -18,8 +18,9 @@ Guibas 1995; Owen & Zhou 2000): unbiased for p(x), so its log is a stochastic lo
 is good wherever either proposal is. The per-example optimization is stochastic gradient ascent
 (Adam, reparameterized draws) in batches; every ``check_every`` steps each example's ELBO is estimated on
 the same ``check_particles`` random numbers (common random numbers, so that the comparison is not noise),
-its best parameters kept, and a batch stops when no example improved by more than ``tolerance`` nats since
-the last check, or after ``max_steps``.
+its best parameters kept; an example whose ELBO improved by at most ``tolerance`` nats since the last check
+goes on at a quarter of its learning rate, and stops when that happens a third time (the rest of its batch
+goes on), or after ``max_steps``.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ class InferenceGaps:
     ``log_likelihood``: log p̂(x); ``elbo``: ELBO of the amortized q; ``optimized_elbo``: ELBO of q*;
     ``approximation_gap`` = log p̂(x) - ELBO(q*); ``amortization_gap`` = ELBO(q*) - ELBO(q);
     ``khat``: Pareto k-hat of q's importance weights (NaN when K < 25); ``steps``: optimization steps each
-    example's batch took; ``converged``: whether the batch stopped before ``max_steps``.
+    example took; ``converged``: whether its ELBO stopped improving before ``max_steps``.
     """
 
     log_likelihood: Tensor
@@ -149,6 +150,12 @@ def _checked_elbo(pair: Pair, params: Tensor, x: Tensor, y: Tensor | None, parti
         return _log_weights(pair, family_guide(pair.guide, params), x, y, particles, k_chunk).mean(0)
 
 
+ADAM_BETAS = (0.9, 0.999)
+ADAM_EPSILON = 1e-8
+PLATEAU_FACTOR = 0.25  # an example whose ELBO stalls goes on at a quarter of its learning rate ...
+PLATEAUS = 2  # ... and stops when it stalls again after this many reductions
+
+
 def optimize_family(
     pair: Pair,
     x: Tensor,
@@ -161,36 +168,50 @@ def optimize_family(
     max_steps: int = 3000,
     seed: int = 0,
     check_chunk: int | None = None,
-) -> tuple[Tensor, int, bool]:
-    """q*'s parameters for the examples ``x`` (n, *x_shape) on the pair's device: (params (n, outputs), steps
-    taken, whether the stopping rule was met before ``max_steps``). Gradients reach only the parameters of q*,
-    never the pair's (see the module's docstring for the rule). ``check_chunk``: draws per pass of a check
-    (default all ``check_particles`` at once)."""
+) -> tuple[Tensor, Tensor, Tensor]:
+    """q*'s parameters for the examples ``x`` (n, *x_shape) on the pair's device, by Adam (Kingma & Ba 2015) per
+    example: (params (n, outputs), steps each example took (n,), whether it stopped improving before ``max_steps``
+    (n,)). Every ``check_every`` steps each example's ELBO is estimated on the same ``check_particles`` random
+    numbers (``check_chunk`` draws per pass; default all at once), its best parameters kept; when an example's
+    ELBO rose by at most ``tolerance`` nats since the last check its learning rate is divided by 4, and after
+    :data:`PLATEAUS` such reductions it leaves the optimization (the others go on without it). Gradients reach
+    only q*'s parameters, never the pair's."""
     check_chunk = check_chunk or check_particles
-    guide = pair.guide
+    guide, n = pair.guide, x.shape[0]
     with torch.no_grad():
-        start = guide.encode(x, y)
-    params = start.clone().requires_grad_(True)
-    best, best_elbo = start.clone(), _checked_elbo(pair, start, x, y, check_particles, check_chunk, seed)
-    optimizer = torch.optim.Adam([params], lr=learning_rate)
-    local = family_guide(guide, params)
-    step = 0
-    while step < max_steps:
-        for _ in range(check_every):
-            with torch.enable_grad():  # the callers run under ppl_vae.core.devices.frozen, which turns gradients off
-                loss = -log_weights(pair.model, local, x, y, particles, max_plate_nesting=pair.max_plate_nesting)
-                (gradient,) = torch.autograd.grad(loss.mean(0).sum(), [params])
-            params.grad = gradient
-            optimizer.step()
+        params = guide.encode(x, y)
+    best, best_elbo = params.clone(), _checked_elbo(pair, params, x, y, check_particles, check_chunk, seed)
+    first, second = torch.zeros_like(params), torch.zeros_like(params)
+    steps = torch.zeros(n, dtype=torch.long, device=params.device)
+    active = torch.arange(n, device=params.device)
+    rates = torch.full((n, 1), learning_rate, dtype=params.dtype, device=params.device)
+    (beta1, beta2), step = ADAM_BETAS, 0
+    while active.numel() and step < max_steps:
+        xs, ys = x[active], None if y is None else y[active]
+        for _ in range(min(check_every, max_steps - step)):
             step += 1
-        elbo = _checked_elbo(pair, params.detach(), x, y, check_particles, check_chunk, seed)
-        improved = elbo > best_elbo
-        gain = (elbo - best_elbo).max().item()
-        best[improved] = params.detach()[improved]
-        best_elbo = torch.maximum(best_elbo, elbo)
-        if gain <= tolerance:
-            return best, step, True
-    return best, step, False
+            with torch.enable_grad():  # the callers run under ppl_vae.core.devices.frozen, which turns gradients off
+                local = params[active].requires_grad_(True)
+                log_w = log_weights(
+                    pair.model, family_guide(guide, local), xs, ys, particles, max_plate_nesting=pair.max_plate_nesting
+                )
+                (gradient,) = torch.autograd.grad(-log_w.mean(0).sum(), [local])
+            first[active] = beta1 * first[active] + (1 - beta1) * gradient
+            second[active] = beta2 * second[active] + (1 - beta2) * gradient.square()
+            corrected = first[active] / (1 - beta1**step)
+            scale = (second[active] / (1 - beta2**step)).sqrt() + ADAM_EPSILON
+            params[active] = params[active] - rates[active] * corrected / scale
+        steps[active] = step
+        elbo = _checked_elbo(pair, params, x, y, check_particles, check_chunk, seed)  # all n: the same random numbers
+        gain = elbo - best_elbo
+        improved = gain > 0
+        best[improved], best_elbo[improved] = params[improved], elbo[improved]
+        stalled = gain[active] <= tolerance
+        rates[active[stalled]] *= PLATEAU_FACTOR
+        active = active[rates[active, 0] >= learning_rate * PLATEAU_FACTOR**PLATEAUS * 0.999]
+    converged = torch.ones(n, dtype=torch.bool, device=params.device)
+    converged[active] = False
+    return best, steps.cpu(), converged.cpu()
 
 
 def _layout(pair, x, y, iw_samples, particles, check_particles, batch_size, max_elements) -> tuple[int, int]:
@@ -264,7 +285,7 @@ def inference_gaps(
     with frozen(seed, device), pyro.validation_enabled(False):
         for s in batches(n, batch):
             xs, ys = x[s].to(device), None if y is None else y[s].to(device)
-            params, taken, stopped = optimize_family(
+            params, steps[s], converged[s] = optimize_family(
                 pair,
                 xs,
                 ys,
@@ -290,7 +311,6 @@ def inference_gaps(
                 if iw_samples >= MIN_SAMPLES_FOR_KHAT
                 else math.nan
             )
-            steps[s], converged[s] = taken, stopped
     return InferenceGaps(
         log_likelihood=results["log_p"],
         elbo=results["elbo"],
@@ -342,8 +362,8 @@ GAPS_KEYS = {
     "amortization_dominates": "true when the mean amortization gap exceeds the mean approximation gap",
     "negative_amortization_share": "share of examples whose q* scored below the encoder's q (Monte Carlo noise, or "
     "an optimization that did not move: should be near 0)",
-    "unconverged_share": "share of examples whose batch reached max_steps before its ELBO stopped improving",
-    "median_steps": "median number of optimization steps of an example's batch",
+    "unconverged_share": "share of examples that reached max_steps before their ELBO stopped improving",
+    "median_steps": "median number of optimization steps an example took",
     "khat_above_0.7_share": "share of examples whose q importance weights have Pareto k-hat > 0.7 (log p̂(x) then "
     "rests mostly on q*'s draws, or is unreliable)",
 }
