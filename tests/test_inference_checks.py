@@ -202,6 +202,7 @@ def test_the_prior_predictive_check_draws_from_p_x_and_is_written_beside_the_pos
     assert (run.directory / "ppc_prior_statistics.png").exists() and (run.directory / "ppc_prior_pvalues.png").exists()
 
 
+@pytest.mark.slow
 def test_commands_write_their_files_and_say_what_they_measured(digits_run, capsys):
     from ppl_vae.cli import main
 
