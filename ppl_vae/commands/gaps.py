@@ -15,7 +15,7 @@ from ppl_vae.commands.common import (
     split_of,
     trained,
 )
-from ppl_vae.core.errors import MeasureError, RunError
+from ppl_vae.core.errors import ConfigError, MeasureError, RunError
 from ppl_vae.evaluation.gaps import InferenceGaps, estimated_seconds, inference_gaps, require_family
 from ppl_vae.report.gaps import gaps_files, write_gaps
 from ppl_vae.runs.lock import RunLock
@@ -46,7 +46,7 @@ def gaps(
     require_positive(iw_samples, "iw_samples")
     require_positive(max_steps, "max_steps")
     if not learning_rate > 0:
-        raise RunError(f"the learning rate must be positive, got {learning_rate!r}")
+        raise ConfigError(f"the learning rate must be positive, got {learning_rate!r}")
     run = trained(run, device)
     require_inference(run, "gaps")
     try:
