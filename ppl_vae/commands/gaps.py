@@ -39,8 +39,8 @@ def gaps(
     JSON's content, the gaps, the files written).
 
     Refuses, in one sentence, a run without latents, an implicit model, a guide that is not a density or not an
-    amortized family, and (unless ``yes``) a request whose estimate (an upper bound, every batch taking
-    ``max_steps``: :func:`~ppl_vae.evaluation.gaps.estimated_seconds`) exceeds
+    amortized family, and (unless ``yes``) a request whose estimate
+    (:func:`~ppl_vae.evaluation.gaps.estimated_seconds`: a few examples optimized first, a few steps timed) exceeds
     :data:`~ppl_vae.commands.common.LONG_CHECK_SECONDS`.
     """
     require_positive(iw_samples, "iw_samples")
@@ -54,8 +54,10 @@ def gaps(
     except MeasureError as error:
         raise RunError(f"{run.directory}: {error}") from None
     data, x, y, which = split_of(run, split, limit, seed)
-    estimate = estimated_seconds(run.pair, x, y, iw_samples, max_steps=max_steps)
-    doing = f"measuring the gaps of {len(x)} examples of {run.directory} (at most {max_steps} steps per batch)"
+    estimate = estimated_seconds(
+        run.pair, x, y, iw_samples, learning_rate=learning_rate, max_steps=max_steps, seed=seed
+    )
+    doing = f"measuring the gaps of {len(x)} examples of {run.directory}"
     refuse_long(estimate, doing, yes, "ask for fewer examples with --limit or fewer --max-steps", LONG_CHECK_SECONDS)
     stem = output_stem("gaps", split, limit, seed, K=iw_samples)
     with RunLock(run.directory, "gaps"):

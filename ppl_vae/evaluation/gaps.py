@@ -221,31 +221,55 @@ def _layout(pair, x, y, iw_samples, particles, check_particles, batch_size, max_
     return batch, chunk_sizes(batch, max(iw_samples, check_particles), width, max_elements)[1]
 
 
+PILOT_EXAMPLES = 16  # examples optimized to convergence to estimate the steps an example takes
+
+
 def estimated_seconds(
     pair: Pair,
     x: Tensor,
     y: Tensor | None = None,
     iw_samples: int = 1000,
     particles: int = 10,
+    learning_rate: float = 1e-2,
+    check_every: int = 50,
+    check_particles: int = 100,
+    tolerance: float = 0.05,
     max_steps: int = 3000,
     batch_size: int = 500,
     max_elements: int = DEFAULT_MAX_ELEMENTS,
+    seed: int = 0,
     timed_steps: int = 5,
 ) -> float:
-    """An upper bound on the seconds :func:`inference_gaps` takes for ``x``: ``timed_steps`` optimization steps
-    timed on the first batch, as if every batch took ``max_steps``, plus the final estimates' draws at the same
-    rate per draw. Runs under :func:`~ppl_vae.core.devices.frozen`."""
+    """About how many seconds :func:`inference_gaps` takes for ``x`` with these options: the first
+    :data:`PILOT_EXAMPLES` examples are optimized to the stopping rule (their mean number of steps), and
+    ``timed_steps`` steps of a whole first batch are timed; every example is counted at the pilot's mean steps,
+    every check and the final estimates at the same cost per draw. Runs under
+    :func:`~ppl_vae.core.devices.frozen`."""
     import time
 
-    batch, _ = _layout(pair, x, y, iw_samples, particles, particles, batch_size, max_elements)
-    with frozen(0, pair.device), pyro.validation_enabled(False):
+    batch, k_chunk = _layout(pair, x, y, iw_samples, particles, check_particles, batch_size, max_elements)
+    with frozen(seed, pair.device), pyro.validation_enabled(False):
         xs, ys = x[:batch].to(pair.device), None if y is None else y[:batch].to(pair.device)
-        optimize_family(pair, xs[:1], None if ys is None else ys[:1], 1, 1e-3, 1, 1, math.inf, 1)  # one-time costs
+        pilot = min(PILOT_EXAMPLES, batch)
+        _, steps, _ = optimize_family(
+            pair,
+            xs[:pilot],
+            None if ys is None else ys[:pilot],
+            particles,
+            learning_rate,
+            check_every,
+            check_particles,
+            tolerance,
+            max_steps,
+            seed,
+            k_chunk,
+        )
         start = time.perf_counter()
-        optimize_family(pair, xs, ys, particles, 1e-3, timed_steps, particles, math.inf, timed_steps)
-        per_step = (time.perf_counter() - start) / (timed_steps + 2)  # two checks of `particles` draws besides
-    batches_needed = math.ceil(x.shape[0] / batch)
-    return batches_needed * per_step * (max_steps + 2 * iw_samples / particles)
+        optimize_family(pair, xs, ys, particles, learning_rate, timed_steps, particles, math.inf, timed_steps)
+        per_draw = (time.perf_counter() - start) / ((timed_steps + 2) * particles * batch)  # two checks besides
+    mean_steps, longest = steps.double().mean().item(), steps.max().item()
+    draws_per_example = mean_steps * particles + (longest / check_every + 1) * check_particles + 2 * iw_samples
+    return x.shape[0] * draws_per_example * per_draw
 
 
 def inference_gaps(
