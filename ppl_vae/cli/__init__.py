@@ -16,7 +16,7 @@ import sys
 import traceback
 from types import ModuleType
 
-from ppl_vae.cli import classify, evaluate, latents, listing, ood, ppc, probe, quality, sample, train
+from ppl_vae.cli import classify, evaluate, gaps, latents, listing, ood, ppc, probe, quality, sample, sbc, train
 from ppl_vae.core.errors import ConfigError, PluginError, UserError
 
 COMMANDS: dict[str, ModuleType] = {
@@ -24,6 +24,8 @@ COMMANDS: dict[str, ModuleType] = {
     "sample": sample,
     "evaluate": evaluate,
     "ppc": ppc,
+    "sbc": sbc,
+    "gaps": gaps,
     "classify": classify,
     "latents": latents,
     "probe": probe,

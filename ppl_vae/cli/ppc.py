@@ -6,12 +6,15 @@ import argparse
 
 from ppl_vae.cli.common import add_split_arguments
 
-HELP = "posterior predictive checks of a trained run (ArviZ)"
+HELP = "posterior (or, with --prior, prior) predictive checks of a trained run (ArviZ)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--num-samples", type=int, default=100, help="S, replicated draws per data point")
     parser.add_argument("--statistic", action="append", default=[], help="a statistic name (repeatable; default all)")
+    parser.add_argument(
+        "--prior", action="store_true", help="the prior predictive check: draws of p(x), not the posterior"
+    )
     add_split_arguments(parser, "check")
 
 
@@ -20,9 +23,16 @@ def run(args: argparse.Namespace) -> None:
     from ppl_vae.evaluation.ppc import format_table
 
     summary, check, written = ppc(
-        args.run_dir, args.num_samples, args.statistic or None, args.split, args.limit, args.seed, args.device
+        args.run_dir,
+        args.num_samples,
+        args.statistic or None,
+        args.split,
+        args.limit,
+        args.seed,
+        args.device,
+        args.prior,
     )
-    print(f"posterior predictive check: {summary['examples']}, S = {args.num_samples}")
+    print(f"{'prior' if args.prior else 'posterior'} predictive check: {summary['examples']}, S = {args.num_samples}")
     if check.note:
         print(check.note)
     print("\n".join(format_table(summary["statistics"])))

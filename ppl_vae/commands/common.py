@@ -56,6 +56,40 @@ def writable_output(path: Path) -> Path:
     return path
 
 
+LONG_REQUEST_SECONDS = 300  # longer requests need confirming (yes=True, --yes)
+LONG_CHECK_SECONDS = 3600  # longer checks of inference (sbc, gaps) need confirming
+
+
+def refuse_long(seconds: float, doing: str, confirmed: bool, fewer: str, limit: float = LONG_REQUEST_SECONDS) -> None:
+    """A RunError when ``doing`` (a phrase: "drawing 100 samples from RUN") would take about ``seconds``, more
+    than ``limit``, and the user has not confirmed; ``fewer`` says how to ask for less."""
+    if seconds > limit and not confirmed:
+        raise RunError(
+            f"{doing} would take about {seconds / 60:.1f} minutes (more than {limit / 60:.0f}); add --yes "
+            f"(yes=True) to go on anyway, or {fewer}"
+        )
+
+
+def require_inference(run, command: str) -> None:
+    """Refuse, in one sentence, a run whose guide ``command`` cannot check: a model without latents or without a
+    density (PixelCNN, a GAN's generator), a guide that is not a density (an autoencoder), outputs y of inputs."""
+    contract, guide = run.pair.model_contract, run.pair.guide_contract
+    if not contract.latent:
+        raise RunError(f"{run.directory} has no latent variables: {command} checks a guide q(z | x), and it has none")
+    if not contract.density:
+        raise RunError(
+            f"{run.directory} holds an implicit model (a generator without a likelihood): {command} needs p(x | z) "
+            "and a guide q(z | x), and it has neither"
+        )
+    if not guide.density:
+        raise RunError(
+            f"the guide '{run.pair.guide_name}' of {run.directory} is a deterministic encoder, not a density: "
+            f"{command} checks a distribution q(z | x), and a point has no spread to check"
+        )
+    if contract.conditioning is Conditioning.INPUT:
+        raise RunError(f"{run.directory} predicts outputs y from inputs x: {command} checks codes of whole data points")
+
+
 def require_codes(run, command: str) -> None:
     """Refuse, in one sentence, a run whose codes q(z | x) ``command`` cannot read."""
     contract = run.pair.model_contract

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from ppl_vae.commands.common import require_positive, trained, writable_output
+from ppl_vae.commands.common import LONG_REQUEST_SECONDS, refuse_long, require_positive, trained, writable_output
 from ppl_vae.core.contract import Conditioning
 from ppl_vae.core.errors import ConfigError, RunError
 from ppl_vae.core.registry import SAMPLE_FIGURES
@@ -18,7 +18,7 @@ from ppl_vae.report.samples import DEFAULT_SAMPLES, SampleRequest
 from ppl_vae.runs.lock import RunLock
 from ppl_vae.runs.trained import TrainedRun
 
-SAMPLING_LIMIT_SECONDS = 300  # longer sample requests need confirming (yes=True, --yes)
+SAMPLING_LIMIT_SECONDS = LONG_REQUEST_SECONDS  # longer sample requests need confirming (yes=True, --yes)
 
 
 def refuse_long_sampling(run: TrainedRun, n: int, label: int | None, confirmed: bool) -> None:
@@ -27,11 +27,8 @@ def refuse_long_sampling(run: TrainedRun, n: int, label: int | None, confirmed: 
     shape = tuple(run.info["shapes"]["x_shape"])
     labels = None if run.view.num_classes is None else torch.full((n,), label or 0, device=run.pair.device)
     estimate = sampling_seconds(run.pair, shape, n, labels)
-    if estimate > SAMPLING_LIMIT_SECONDS and not confirmed:
-        raise RunError(
-            f"drawing {n} samples from {run.directory} would take about {estimate / 60:.1f} minutes (more than "
-            f"{SAMPLING_LIMIT_SECONDS // 60}); add --yes to draw them anyway, or ask for fewer with --num-samples"
-        )
+    doing = f"drawing {n} samples from {run.directory}"
+    refuse_long(estimate, doing, confirmed, "ask for fewer with --num-samples", SAMPLING_LIMIT_SECONDS)
 
 
 def sample(

@@ -193,6 +193,7 @@ class EvaluationConfig:
     iw_samples: int = 100  # K for the test log-likelihood in summary.json
     ppc_samples: int = 20  # posterior predictive draws per data point
     ppc_examples: int = 500  # test examples in the end-of-training check (0: no check)
+    ppc_prior: bool = False  # also the prior predictive check of the same examples (ppc_prior.*)
     classify_samples: int = 100  # K per example and class of the Bayes-rule classifier (label-conditioned models)
 
     def __post_init__(self) -> None:

@@ -7,7 +7,6 @@ caller: parameters, gradients and the global random state are the same after a c
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 
 import pyro
@@ -16,6 +15,7 @@ import torch
 from torch import Tensor
 
 from ppl_vae.core.devices import frozen
+from ppl_vae.core.inference_data import pareto_khat
 from ppl_vae.core.progress import Progress
 from ppl_vae.data.checks import check_data
 from ppl_vae.infer.bounds import refuse_non_density
@@ -38,7 +38,7 @@ class ImportanceWeightedEstimate:
     - ``standard_error``: Monte Carlo standard error of ``log_likelihood`` by the delta method,
       :math:`\operatorname{sd}(w) / (\sqrt{K}\,\bar w)`; unreliable itself when k-hat is high.
     - ``ess``: effective sample size of the weights, :math:`(\sum w)^2 / \sum w^2`, between 1 and K.
-    - ``khat``: Pareto k-hat of the weights (``arviz.psislw``). Above 0.7 the weights' tail is so
+    - ``khat``: Pareto k-hat of the weights (PSIS). Above 0.7 the weights' tail is so
       heavy that the estimate, and its standard error, should not be trusted (Vehtari et al. 2024).
       NaN when K < 25: too few weights to fit the tail (PSIS uses the largest 20%, at least 5), and
       where all K weights are equal (a model without latents: the estimate is exact).
@@ -206,11 +206,7 @@ def importance_weighted_log_likelihood(
     mean_w, mean_w2 = w.mean(0), (w**2).mean(0)
     khat = torch.full((n,), math.nan, dtype=log_w.dtype)
     if num_samples >= MIN_SAMPLES_FOR_KHAT:
-        import arviz
-
-        with warnings.catch_warnings():  # high k-hat is reported by the caller, per data point
-            warnings.simplefilter("ignore")
-            khat = torch.as_tensor(arviz.psislw(log_w.T.double().numpy(), reff=1.0)[1], dtype=log_w.dtype)
+        khat = torch.as_tensor(pareto_khat(log_w.T.double().numpy()), dtype=log_w.dtype)
         khat[log_w.max(0).values == log_w.min(0).values] = math.nan  # equal weights: exact, no tail to fit
     return ImportanceWeightedEstimate(
         log_likelihood=log_mean_w,

@@ -13,6 +13,10 @@ Image statistics read grey images (H, W): colour images are checked on their cha
 mean. Vector data (no image shape) has no image statistics: only the per-value
 frequencies are checked, and the result says so.
 
+The prior predictive check (:func:`prior_predictive_check`) computes the same statistics, p-values, flags and
+figures with draws x_rep ~ p(x) (z ~ p(z), x_rep ~ p(x | z)) in place of the posterior's: it checks the model
+before the data, whether what it generates a priori covers the data at all (Gabry et al. 2019, Section 3).
+
 Per statistic T and data point i, the Bayesian p-value is the mid p-value
 p_i = P(T(x_rep) > T(x_i)) + P(T(x_rep) = T(x_i)) / 2 over the S draws. A statistic is
 flagged when the observed mean of T lies outside the 94% interval of the replicated means,
@@ -31,9 +35,10 @@ import torch
 from torch import Tensor
 
 from ppl_vae.core.devices import frozen
+from ppl_vae.core.inference_data import from_groups
 from ppl_vae.core.registry import STATISTICS
 from ppl_vae.data.checks import check_data
-from ppl_vae.infer.predictive import posterior_predictive, prior_predictive
+from ppl_vae.infer.predictive import posterior_predictive, prior_predictive, prior_predictive_trace
 from ppl_vae.infer.sizing import batches, widest_per_sample
 from ppl_vae.infer.weights import sample_sites
 
@@ -53,7 +58,9 @@ class PredictiveCheck:
     ``x_rep_subset`` (S, n_keep, D), flattened; ``calibration``: (bins, 3) rows of [mean
     predicted probability, observed frequency, value count], or None when the likelihood is
     not Bernoulli; ``pixel_observed`` (D,) and ``pixel_replicated`` (S, D): per-value means;
-    ``image_shape``: (C, H, W), or None for vector data (then ``note`` says what was skipped).
+    ``image_shape``: (C, H, W), or None for vector data (then ``note`` says what was skipped); ``group``:
+    ``posterior_predictive``, or ``prior_predictive`` for a prior predictive check, whose ``replicated`` and
+    ``x_rep_subset`` are draws of p(x), ``latents`` draws of p(z), ``prior`` empty and ``log_likelihood`` None.
     """
 
     observed: dict[str, np.ndarray]
@@ -61,7 +68,7 @@ class PredictiveCheck:
     prior: dict[str, np.ndarray]
     p_values: dict[str, np.ndarray]
     latents: dict[str, np.ndarray]
-    log_likelihood: np.ndarray
+    log_likelihood: np.ndarray | None
     x_subset: np.ndarray
     x_rep_subset: np.ndarray
     calibration: np.ndarray | None
@@ -69,6 +76,7 @@ class PredictiveCheck:
     pixel_replicated: np.ndarray
     image_shape: tuple[int, ...] | None
     note: str | None = None
+    group: str = "posterior_predictive"
 
 
 def _mid_p_values(replicated: np.ndarray, observed: np.ndarray) -> np.ndarray:
@@ -112,6 +120,42 @@ def posterior_predictive_check(
     ``image_shape``: (C, H, W) of the examples, or None for vector data (no image statistics).
     Runs under a private seeded random stream with no gradients (parameters are not touched).
     """
+    return _check(pair, x, y, num_samples, statistics, image_shape, keep_images, max_elements, max_latent_values, seed)
+
+
+def prior_predictive_check(
+    pair,
+    x: Tensor,
+    y: Tensor | None = None,
+    num_samples: int = 100,
+    statistics: dict | None = None,
+    image_shape: tuple[int, ...] | None = None,
+    keep_images: int = 16,
+    max_elements: int = 2**21,
+    max_latent_values: int = 2**22,
+    seed: int = 0,
+) -> PredictiveCheck:
+    """The prior predictive check: for every example of ``x`` (N, *x_shape), S = ``num_samples`` draws of p(x) (of
+    p(x | y) with its label y for a label-conditioned model), and the statistics, p-values and flags of
+    :func:`posterior_predictive_check` computed from them (``group`` is ``prior_predictive``). Needs no guide."""
+    return _check(
+        pair, x, y, num_samples, statistics, image_shape, keep_images, max_elements, max_latent_values, seed, True
+    )
+
+
+def _check(
+    pair,
+    x: Tensor,
+    y: Tensor | None,
+    num_samples: int,
+    statistics: dict | None,
+    image_shape: tuple[int, ...] | None,
+    keep_images: int,
+    max_elements: int,
+    max_latent_values: int,
+    seed: int,
+    prior_only: bool = False,
+) -> PredictiveCheck:
     if not isinstance(num_samples, int) or num_samples < 1:
         raise ValueError(f"the number of predictive draws S must be a whole number >= 1, got {num_samples!r}")
     if not pair.model_contract.generates_images:
@@ -132,10 +176,11 @@ def posterior_predictive_check(
     # Every result is allocated once, before the first batch, and filled in place: long-lived
     # arrays made between batches would pin the allocator's heap between the batches'
     # temporaries, and it would grow with N (measured: 9.4 GB for 10,000 images, S = 100).
+    observed_site = pair.model_contract.observed
     observed = {k: np.empty(n) for k in statistics}
     replicated = {k: np.empty((num_samples, n)) for k in statistics}
-    prior = {k: np.empty((num_samples, n)) for k in statistics}
-    log_likelihood = np.empty((num_samples, n))
+    prior = {} if prior_only else {k: np.empty((num_samples, n)) for k in statistics}
+    log_likelihood = None if prior_only else np.empty((num_samples, n))
     shown = min(n, keep_images)
     x_rep_subset = np.empty((num_samples, shown, width), dtype=np.float64)
     latents: dict[str, np.ndarray] = {}
@@ -155,11 +200,17 @@ def posterior_predictive_check(
     with frozen(seed, device), pyro.validation_enabled(False):
         for s in batches(n, batch):
             xs, ys = x[s].to(device), None if y is None else y[s].to(device)
-            x_rep, likelihood, guide_trace = posterior_predictive(pair, xs, ys, num_samples)
+            if prior_only:
+                trace = prior_predictive_trace(pair, len(xs), ys, num_samples)
+                x_rep, likelihood = trace.nodes[observed_site]["value"], trace.nodes[observed_site]["fn"]
+                drawn = {name: trace.nodes[name] for name in pair.model_contract.latents}
+            else:
+                x_rep, likelihood, guide_trace = posterior_predictive(pair, xs, ys, num_samples)
+                drawn = sample_sites(guide_trace)
+                log_likelihood[:, s] = likelihood.log_prob(xs).cpu().numpy()
             store(observed, xs, s)
             store(replicated, x_rep, s)
-            log_likelihood[:, s] = likelihood.log_prob(xs).cpu().numpy()
-            for name, site in sample_sites(guide_trace).items():
+            for name, site in drawn.items():
                 event = tuple(site["value"].shape[2:])
                 kept = min(n, max_latent_values // (max(1, math.prod(event)) * num_samples))
                 if name not in latents:
@@ -171,10 +222,11 @@ def posterior_predictive_check(
                 x_rep_subset[:, s.start : min(s.stop, shown)] = flat_rep[:, : shown - s.start].cpu().numpy()
             pixel_replicated += flat_rep.sum(1).cpu().numpy()
             base = likelihood.base_dist if isinstance(likelihood, dist.Independent) else likelihood
-            bernoulli = bernoulli and isinstance(base, dist.Bernoulli)
+            bernoulli = bernoulli and isinstance(base, dist.Bernoulli) and not prior_only
             if bernoulli:
                 bins += calibration_counts(likelihood.mean.reshape(num_samples, -1), xs.reshape(-1))
-            store(prior, prior_predictive(pair, len(xs), ys, num_samples)[0], s)
+            if not prior_only:
+                store(prior, prior_predictive(pair, len(xs), ys, num_samples)[0], s)
 
     counts = np.maximum(bins[:, 2:3], 1)
     return PredictiveCheck(
@@ -191,6 +243,7 @@ def posterior_predictive_check(
         pixel_replicated=pixel_replicated / n,
         image_shape=None if image_shape is None else tuple(image_shape),
         note=None if image_shape is not None else NO_IMAGE_NOTE,
+        group="prior_predictive" if prior_only else "posterior_predictive",
     )
 
 
@@ -238,8 +291,10 @@ PPC_KEYS = {
 
 
 def to_inference_data(check: PredictiveCheck):
-    """The check as ``arviz.InferenceData`` with one chain; see the README for groups and dims."""
-    import arviz
+    """The check as ArviZ data (``InferenceData`` under ArviZ 0.x, ``DataTree`` under 1.x) with one chain: see
+    docs/checks.md for groups and dims. A prior predictive check has ``prior`` (z), ``prior_predictive`` and
+    ``observed_data``; a posterior one ``posterior``, ``posterior_predictive``, ``prior_predictive``,
+    ``observed_data`` and ``log_likelihood``."""
 
     def chain(values: np.ndarray) -> np.ndarray:
         return values[None]
@@ -247,19 +302,27 @@ def to_inference_data(check: PredictiveCheck):
     stats = list(check.observed)
     dims = {name: ["example"] for name in stats}
     dims.update({"x_rep": ["image", "pixel"], "x_subset": ["image", "pixel"], "x": ["example"]})
-    posterior = {}
+    latents = {}
     for site, values in check.latents.items():
-        posterior[site] = chain(values.reshape(*values.shape[:2], -1))
+        latents[site] = chain(values.reshape(*values.shape[:2], -1))
         dims[site] = ["latent_example", f"{site}_dim"]
-    return arviz.from_dict(
-        posterior=posterior,
-        posterior_predictive={**{k: chain(v) for k, v in check.replicated.items()}, "x_rep": chain(check.x_rep_subset)},
-        prior_predictive={k: chain(v) for k, v in check.prior.items()},
-        observed_data={**check.observed, "x_subset": check.x_subset},
-        log_likelihood={"x": chain(check.log_likelihood)},
-        dims=dims,
-        coords={"example": np.arange(check.log_likelihood.shape[1])},
+    replicated = {**{k: chain(v) for k, v in check.replicated.items()}, "x_rep": chain(check.x_rep_subset)}
+    observed = {**check.observed, "x_subset": check.x_subset}
+    if check.group == "prior_predictive":
+        groups = {"prior": latents, "prior_predictive": replicated, "observed_data": observed}
+    else:
+        groups = {
+            "posterior": latents,
+            "posterior_predictive": replicated,
+            "prior_predictive": {k: chain(v) for k, v in check.prior.items()},
+            "observed_data": observed,
+            "log_likelihood": {"x": chain(check.log_likelihood)},
+        }
+    sizes = [len(v) for v in check.observed.values()] or (
+        [] if check.log_likelihood is None else [check.log_likelihood.shape[1]]
     )
+    coords = {"example": np.arange(sizes[0])} if sizes else None
+    return from_groups(groups, dims=dims, coords=coords)
 
 
 def format_table(statistics: dict[str, dict]) -> list[str]:

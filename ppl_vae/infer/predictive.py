@@ -54,14 +54,19 @@ def output_predictive(pair: Pair, x: Tensor, num_samples: int = 1) -> tuple[Tens
     return trace.nodes["y"]["value"], trace.nodes["y"]["fn"]
 
 
+def prior_predictive_trace(pair: Pair, n: int, y: Tensor | None = None, num_samples: int = 1) -> poutine.Trace:
+    """The model's trace of S x n draws z ~ p(z), x ~ p(x | z): every latent site's value (S, n, *event) and the
+    observed site's (S, n, *x_shape)."""
+    return poutine.trace(vectorized(pair.model, num_samples, pair.max_plate_nesting)).get_trace(
+        None, y=y, num_samples=n
+    )
+
+
 def prior_predictive(
     pair: Pair, n: int, y: Tensor | None = None, num_samples: int = 1
 ) -> tuple[Tensor, dist.Distribution]:
     """S x n draws z ~ p(z), x ~ p(x | z): x (S, n, *x_shape) and p(x | z) with batch shape (S, n)."""
-    trace = poutine.trace(vectorized(pair.model, num_samples, pair.max_plate_nesting)).get_trace(
-        None, y=y, num_samples=n
-    )
-    site = trace.nodes[pair.model_contract.observed]
+    site = prior_predictive_trace(pair, n, y, num_samples).nodes[pair.model_contract.observed]
     return site["value"], site["fn"]
 
 

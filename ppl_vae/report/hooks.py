@@ -14,7 +14,7 @@ from ppl_vae.evaluation.likelihood import (
     khat_warning,
     likelihood_summary,
 )
-from ppl_vae.evaluation.ppc import posterior_predictive_check
+from ppl_vae.evaluation.ppc import posterior_predictive_check, prior_predictive_check
 from ppl_vae.evaluation.two_sample import mmd_test
 from ppl_vae.infer.bounds import reconstruction_log_likelihood
 from ppl_vae.report.classification import write_classification
@@ -157,20 +157,26 @@ def completions(context: ReportContext) -> dict[str, Any]:
 
 @register_report("ppc", when=lambda view: view.model.generates_images and view.model.density)
 def predictive_check(context: ReportContext) -> dict[str, Any]:
-    """The posterior predictive check of ``evaluation.ppc_examples`` test examples (none when 0)."""
+    """The posterior predictive check of ``evaluation.ppc_examples`` test examples (none when 0), and their prior
+    predictive check when ``evaluation.ppc_prior`` is true."""
     config = context.experiment.evaluation
     if config.ppc_examples == 0:
         return {}
     x, y = context.test_examples(config.ppc_examples)
-    check = posterior_predictive_check(
-        context.pair,
-        x,
-        y,
-        config.ppc_samples,
-        image_shape=context.view.image_shape,
-        seed=context.experiment.training.seed,
-    )
-    summary = write_check(
-        check, context.run_dir, {"split": "test", "num_examples": len(x), "num_samples": config.ppc_samples}
-    )
-    return {"ppc_flagged": sorted(name for name, row in summary["statistics"].items() if row["flagged"])}
+    entries = {}
+    checks = {"ppc": posterior_predictive_check}
+    if config.ppc_prior:
+        checks["ppc_prior"] = prior_predictive_check
+    for stem, check_of in checks.items():
+        check = check_of(
+            context.pair,
+            x,
+            y,
+            config.ppc_samples,
+            image_shape=context.view.image_shape,
+            seed=context.experiment.training.seed,
+        )
+        extra = {"split": "test", "num_examples": len(x), "num_samples": config.ppc_samples, "group": check.group}
+        summary = write_check(check, context.run_dir, extra, stem)
+        entries[f"{stem}_flagged"] = sorted(name for name, row in summary["statistics"].items() if row["flagged"])
+    return entries

@@ -54,6 +54,8 @@ SUMMARY_KEYS = {
     "(ppl_vae.evaluation.two_sample)",
     "note": "what could not be measured, and why",
     "ppc_flagged": "statistics that the end-of-training posterior predictive check flags (see ppc.json)",
+    "ppc_prior_flagged": "with evaluation.ppc_prior: statistics that the prior predictive check of the same "
+    "examples flags (see ppc_prior.json)",
     "classification": "label-conditioned models only: the Bayes-rule classifier on the test split "
     "(classification.json, keys in ppl_vae.evaluation.classify.CLASSIFICATION_KEYS)",
 }
