@@ -137,6 +137,7 @@ MODELS = Registry(
         **_builtins("ppl_vae.models.conditional", "conditional_vae", "structured_cvae", "baseline_predictor"),
         **_builtins("ppl_vae.models.implicit", "gan_generator"),
         **_builtins("ppl_vae.models.pixelcnn", "pixelcnn", "pixel_vae"),
+        **_builtins("ppl_vae.models.semi_supervised", "semi_supervised_vae"),
     },
 )
 GUIDES = Registry(
@@ -146,6 +147,7 @@ GUIDES = Registry(
         **_builtins("ppl_vae.guides.delta", "delta_encoder"),
         **_builtins("ppl_vae.guides.conditional", "conditional_encoder"),
         **_builtins("ppl_vae.guides.no_latents", "none"),
+        **_builtins("ppl_vae.guides.semi_supervised", "semi_supervised_encoder"),
     },
 )
 LIKELIHOODS = Registry(
@@ -166,6 +168,7 @@ DATASETS = Registry(
     {
         **_builtins("ppl_vae.data.datasets", "digits", "binarized_mnist", "mnist", "fashion_mnist"),
         **_builtins("ppl_vae.data.tasks", "quadrants"),
+        **_builtins("ppl_vae.runs.codes", "codes"),
     },
 )
 STRATEGIES = Registry(
@@ -177,6 +180,7 @@ OBJECTIVES = Registry(
         **_builtins("ppl_vae.infer.objectives.trace_elbo", "trace_elbo"),
         **_builtins("ppl_vae.infer.objectives.analytic_kl", "analytic_kl"),
         **_builtins("ppl_vae.infer.objectives.iwae", "iwae"),
+        **_builtins("ppl_vae.infer.objectives.semi_supervised", "semi_supervised"),
     },
 )
 OPTIMIZERS = Registry("optimizer", _builtins("ppl_vae.train.optimizers", "adam", "adamw"))

@@ -29,6 +29,7 @@ from ppl_vae.core.plugins import load_plugins
 from ppl_vae.core.registry import DATASETS, GUIDES, MODELS
 from ppl_vae.data.checks import check_fields, check_fit, check_values
 from ppl_vae.data.containers import Dataset
+from ppl_vae.data.labelled import check_same_labelled, hide_labels, labelled_record
 from ppl_vae.data.provenance import check_same_data, data_record
 from ppl_vae.data.transforms import binarize, likelihood_levels, to_floating
 from ppl_vae.infer.pair import Pair
@@ -91,11 +92,15 @@ def load_data(
     run: str = "the run",
 ) -> tuple[Dataset, Dataset, int | None, list[str]]:
     """(raw data, data the model can take, likelihood levels, notes) for ``[data]``; ``recorded``: a run's
-    data record, whose fingerprint the raw data must match (``run`` names it in the refusal)."""
+    data record, whose fingerprint the raw data (and whose kept labels, ``data.labels``) must match (``run``
+    names it in the refusal)."""
     raw = load_raw(section)
     if recorded is not None:
         check_same_data(recorded, raw, run)
-    return (raw, *fit_data(raw, contract, section, seed, dtype))
+    partial = hide_labels(raw, section.get("labels", "all"), section.get("labels_seed", 0))
+    if recorded is not None:
+        check_same_labelled(recorded.get("labelled"), partial, run)
+    return (raw, *fit_data(partial, contract, section, seed, dtype))
 
 
 def shapes_of(data: Dataset, levels: int | None) -> dict[str, Any]:
@@ -208,4 +213,6 @@ def prepare(
     if world.active:
         torch.manual_seed(training.seed + RANK_SEED_STRIDE * world.rank)
     record = run_record(raw, shapes, pair, resolved, training.dtype, world.size)
+    section = experiment.sections["data"]
+    record["data"]["labelled"] = labelled_record(data, section["labels"], section["labels_seed"])
     return Prepared(experiment, data, pair, strategy, record, [note, *notes] if note else notes)
