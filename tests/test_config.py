@@ -38,7 +38,10 @@ def test_parse_override():
         ("training.epoch=3", r"unknown key 'epoch' in \[training\] \(did you mean 'epochs'\?\)"),
         ("training.epochs=2.5", r"\[training\] epochs must be a whole number"),
         ("training.learning_rate=0", "'learning_rate' must be positive"),
-        ("training.objective=elbo", "unknown training.objective 'elbo'; valid values: analytic_kl, iwae, semi_supervised, trace_elbo"),
+        (
+            "training.objective=elbo",
+            "unknown training.objective 'elbo'; valid values: analytic_kl, iwae, semi_supervised, trace_elbo",
+        ),
         ("training.schedule=linear", "valid values: constant, cosine, exponential, iwae"),
         ("training.dtype=float16", "valid values: float32, float64"),
         ("data.binarize=nosuch", "unknown data.binarize 'nosuch'; valid values: auto, none, threshold, dynamic"),

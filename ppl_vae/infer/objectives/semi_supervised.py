@@ -80,8 +80,9 @@ class SemiSupervisedELBO(Objective):
 
 
 @register_objective("semi_supervised")
-def semi_supervised(num_particles: int = 1, max_plate_nesting: int = 1, alpha: float = 0.1) -> SemiSupervisedELBO:
-    """M2's objective with classification weight ``alpha`` per labelled example (see the module text)."""
+def semi_supervised(num_particles: int = 1, max_plate_nesting: int = 1, alpha: float = 50.0) -> SemiSupervisedELBO:
+    """M2's objective with classification weight ``alpha`` per labelled example (see the module text; 50 is near
+    Kingma's rule for 100 MNIST labels, and beat 2.5 and 10 on the validation labels of the 8x8 digits)."""
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or alpha < 0:
         raise ConfigError(f"[training.objective] alpha must be a number >= 0, got {alpha!r}")
     return SemiSupervisedELBO(float(alpha), num_particles, max_plate_nesting)
