@@ -1,4 +1,4 @@
-"""The guide of the semi-supervised VAE (M2, Kingma et al. 2014): a classifier q(y | x) and q(z | x, y).
+"""The guide of the semi-supervised VAE (M2, Kingma et al. 2014, eq. 4): a classifier q(y | x) and q(z | x, y).
 
 q(y | x) = Categorical(logits = classifier(x)) infers the label where it is hidden; q(z | x, y) =
 Normal(mu(x, y), diag sigma(x, y)^2) from an encoder on x with one_hot(y) as its condition. Where the

@@ -1,10 +1,11 @@
 """The semi-supervised VAE (M2 of Kingma, Rezende, Mohamed & Welling 2014): the class label as a latent site.
 
-p(y) p(z) p(x | y, z): y ~ Categorical(1 / C) (uniform over the C classes), z from the prior (Normal(0, I) by
-default), x from the likelihood of ``decoder([z, one_hot(y)])``. The same model function serves labelled and
-unlabelled examples: given a batch's labels it observes ``y`` (its ELBO is a bound on log p(x, y), eq. 6 of
-the paper); without them ``y`` is a latent site (a bound on log p(x), eq. 7), which its guide infers with a
-classifier q(y | x) and which ``TraceEnum_ELBO`` sums out exactly (``ppl_vae.infer.objectives.semi_supervised``).
+p(y) p(z) p(x | y, z) (eq. 2 of the paper): y ~ Categorical(1 / C) (uniform over the C classes), z from the
+prior (Normal(0, I) by default), x from the likelihood of ``decoder([z, one_hot(y)])``. The same model function
+serves labelled and unlabelled examples: given a batch's labels it observes ``y`` (its ELBO is a bound on
+log p(x, y), eq. 6 of the paper); without them ``y`` is a latent site (a bound on log p(x), eq. 7), which its
+guide infers with a classifier q(y | x) and which ``TraceEnum_ELBO`` sums out exactly
+(``ppl_vae.infer.objectives.semi_supervised``).
 
 Pair it with ``semi_supervised_encoder``. On the codes of a trained VAE (the ``codes`` dataset) with a Gaussian
 likelihood it is M1+M2.

@@ -217,6 +217,7 @@ def test_every_command_works_on_an_m2_run(m2_run, capsys):
         (["data.labels=5"], "data.labels = 5 is fewer than the 10 classes"),
         (["data.name='quadrants'"], "data.labels = 50 asks for labelled training examples, but dataset"),
         (["model.name='conditional_vae'", "guide.name='conditional_encoder'"], "does not treat the label as a latent"),
+        (["training.objective='trace_elbo'"], "mixes given and hidden labels, which objective 'trace_elbo' cannot"),
     ],
 )
 def test_bad_label_options_are_one_sentence(overrides, sentence, tmp_path, capsys):

@@ -1,7 +1,9 @@
-"""From an experiment to checked data and a checked pair, in one straight line. Writes nothing.
+"""From an experiment to checked data and a checked pair, in one straight line. Writes nothing (but the
+``codes`` dataset keeps the codes it computes in the directory of the run it reads, ``ppl_vae.runs.codes``).
 
 1. load the plugins; read what the model and the guide declare (``ppl_vae.core.contract``);
-2. load the raw data with its factory; check its fields and values *before* any transform;
+2. load the raw data with its factory; check its fields and values *before* any transform; keep
+   ``data.labels`` training labels and hide the others (``ppl_vae.data.labelled``);
 3. convert to floating point, binarize for a Bernoulli likelihood (``data.binarize``), choose the
    levels a continuous likelihood dequantizes with (``data.dequantize``); check the result
    against the model's contract;
@@ -36,6 +38,7 @@ from ppl_vae.infer.pair import Pair
 from ppl_vae.infer.pairing import PROBE_SIZE
 from ppl_vae.train.distributed import RANK_SEED_STRIDE, SINGLE, World, connect
 from ppl_vae.train.strategy import Strategy, make_strategy
+from ppl_vae.train.trainer import check_partial_labels
 
 
 @dataclass
@@ -209,6 +212,7 @@ def prepare(
     data = place(data, resolved)
     probe = data.valid
     pair.check(probe.x[:PROBE_SIZE], None if probe.y is None else probe.y[:PROBE_SIZE])
+    check_partial_labels(data, training)
     strategy = make_strategy(pair, training, world)
     if world.active:
         torch.manual_seed(training.seed + RANK_SEED_STRIDE * world.rank)

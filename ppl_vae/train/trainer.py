@@ -30,8 +30,9 @@ from torch import Tensor
 
 from ppl_vae.core.config import TrainingConfig
 from ppl_vae.core.devices import rng_state, set_rng_state
-from ppl_vae.core.errors import CheckpointError, TrainingDiverged
+from ppl_vae.core.errors import CheckpointError, ConfigError, TrainingDiverged
 from ppl_vae.core.progress import Progress
+from ppl_vae.core.registry import OBJECTIVES
 from ppl_vae.data.checks import check_fields, check_fit
 from ppl_vae.data.containers import Dataset
 from ppl_vae.infer.bounds import bound_per_example
@@ -58,6 +59,16 @@ class EpochRecord:
     seconds: float
 
 
+def check_partial_labels(data: Dataset, config: TrainingConfig) -> None:
+    """A ConfigError when ``data`` hides some training labels (``data.labels``) and the objective cannot score
+    batches that mix given and hidden labels (only those registered with ``partial_labels=True`` split them)."""
+    if data.labelled is not None and not OBJECTIVES.metadata(config.objective).get("partial_labels"):
+        raise ConfigError(
+            f"the training split of {data.name} mixes given and hidden labels, which objective "
+            f"'{config.objective}' cannot score in one batch; use training.objective = 'semi_supervised'"
+        )
+
+
 class Trainer:
     """Owns the training state of one pair: its strategy, epoch, history and best parameters.
 
@@ -82,6 +93,7 @@ class Trainer:
         check_batch(world, config.batch_size)
         check_fields(data, "the dataset given to the trainer")
         check_fit(data, pair.model_contract)
+        check_partial_labels(data, config)
         self.pair, self.data, self.config, self.world = pair, data, config, world
         self.verbose = verbose and world.main
         self.device = pair.device

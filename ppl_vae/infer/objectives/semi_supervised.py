@@ -19,7 +19,8 @@ For a batch whose labels are partly :data:`~ppl_vae.core.contract.UNLABELLED` (`
 Both parts are summed over the batch in one loss (labelled and unlabelled examples mix in every batch, as the
 training split's random order brings them). The labelled part has no site to enumerate: ``Trace_ELBO``
 scores it. A guide that samples no ``y`` where labels are hidden has nothing to
-enumerate; the pairing check refuses it first.
+enumerate; the pairing check refuses it first. Registered with ``partial_labels=True``: the trainer gives
+partially labelled data only to an objective that says it splits such batches.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ class SemiSupervisedELBO(Objective):
         return loss
 
 
-@register_objective("semi_supervised")
+@register_objective("semi_supervised", partial_labels=True)
 def semi_supervised(num_particles: int = 1, max_plate_nesting: int = 1, alpha: float = 50.0) -> SemiSupervisedELBO:
     """M2's objective with classification weight ``alpha`` per labelled example (see the module text; 50 is near
     Kingma's rule for 100 MNIST labels, and beat 2.5 and 10 on the validation labels of the 8x8 digits)."""
