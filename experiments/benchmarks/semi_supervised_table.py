@@ -108,7 +108,7 @@ def main() -> int:
     parser.add_argument("--out", default="runs/semi_supervised_table")
     parser.add_argument("--alternate", action="store_true", help="M2 only, two optimizer steps per batch")
     parser.add_argument("--set", action="append", default=[], help="extra override for every M2 and M1+M2 run")
-    parser.add_argument("--tiny", action="store_true", help="digits, 50 labels, one seed, 2 epochs")
+    parser.add_argument("--tiny", action="store_true", help="digits, 50 labels, one seed, 2 epochs, small networks")
     args = parser.parse_args()
     out = Path(args.out)
     m1_name, m2_name, m1m2_name, m1m2_overrides = SOURCES[args.source]
@@ -119,8 +119,9 @@ def main() -> int:
     if args.tiny:
         args.labels, args.seeds = [50], 1
         common += ["training.epochs=2", "evaluation.iw_samples=3", "evaluation.classify_samples=2"]
-        m1_overrides = [*common, "model.latent_dim=4"]
-        m1m2_overrides = ["model.latent_dim=4"]
+        common += ["model.decoder.hidden=[32]", "guide.encoder.hidden=[32]", "model.latent_dim=4"]
+        m1_overrides = list(common)
+        m1m2_overrides = ["guide.classifier.hidden=[32]"]
     if args.source == "mnist":
         located = data_dir_override("mnist")
         if located is None:

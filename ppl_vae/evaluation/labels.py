@@ -95,10 +95,11 @@ def marginal_log_likelihood(
       ELBO(x, c) the mean of the K log-weights of class c;
     - ``ess`` and ``khat``: those of each example's most probable class under p̂(x, c), the term that dominates
       the sum;
-    - ``latent_means``: ``y``, q(y | x) (N, C), the mean of the one-hot label; ``z``, Σ_c q(c | x) E_q[z | x, c],
-      the mean of q(z | x); ``latent_mean_variance`` their Monte Carlo variance (0 for y);
-    - ``kl_per_dim``: ``y``, KL(q(y | x) || p(y)) exactly, (N, 1); ``z``, Σ_c q(c | x) times each class's
-      per-dimension KL.
+    - ``latent_means``: ``y``, q(y | x) (N, C), the mean of the one-hot label; every other latent site (``z``),
+      Σ_c q(c | x) E_q[z | x, c], the mean of q(z | x), flattened to (N, size); ``latent_mean_variance`` their
+      Monte Carlo variance (0 for y);
+    - ``kl_per_dim``: ``y``, KL(q(y | x) || p(y)) exactly, (N, 1); every other site, Σ_c q(c | x) times each
+      class's per-dimension KL.
 
     ``num_samples`` is K per example and class: the model is run N * C * K times.
     """
@@ -111,20 +112,20 @@ def marginal_log_likelihood(
     joint = table(per_class.log_likelihood)
     log_q = classifier_log_probs(pair, x, num_classes).to(joint.dtype)
     q = log_q.exp()
-    weights = torch.softmax(joint, dim=1)
+    shares = torch.softmax(joint, dim=1)  # p̂(x, c) / p̂(x)
     dominant = joint.argmax(dim=1, keepdim=True)
     prior = label_log_prior(pair, x, num_classes).to(joint.dtype)
-    means = {"y": q, "z": (q[..., None] * table(per_class.latent_means["z"])).sum(1)}
-    variances = {
-        "y": torch.zeros_like(q),
-        "z": (q[..., None].square() * table(per_class.latent_mean_variance["z"])).sum(1),
-    }
-    kl = {"y": (q * (log_q - prior)).sum(1, keepdim=True)}
-    if "z" in per_class.kl_per_dim:
-        kl["z"] = (q[..., None] * table(per_class.kl_per_dim["z"])).sum(1)
+    mixed = q[..., None]  # (N, C, 1): weights of the classes' terms
+
+    def mixture(per_site: dict[str, Tensor], weights: Tensor) -> dict[str, Tensor]:
+        return {name: (weights * table(values).flatten(2)).sum(1) for name, values in per_site.items()}
+
+    means = {LABEL_SITE: q, **mixture(per_class.latent_means, mixed)}
+    variances = {LABEL_SITE: torch.zeros_like(q), **mixture(per_class.latent_mean_variance, mixed.square())}
+    kl = {LABEL_SITE: (q * (log_q - prior)).sum(1, keepdim=True), **mixture(per_class.kl_per_dim, mixed)}
     return ImportanceWeightedEstimate(
         log_likelihood=torch.logsumexp(joint, dim=1),
-        standard_error=(weights * table(per_class.standard_error)).square().sum(1).sqrt(),
+        standard_error=(shares * table(per_class.standard_error)).square().sum(1).sqrt(),
         ess=table(per_class.ess).gather(1, dominant)[:, 0],
         khat=table(per_class.khat).gather(1, dominant)[:, 0],
         elbo=(q * (table(per_class.elbo) - log_q)).sum(1),

@@ -212,7 +212,7 @@ def prepare(
     data = place(data, resolved)
     probe = data.valid
     pair.check(probe.x[:PROBE_SIZE], None if probe.y is None else probe.y[:PROBE_SIZE])
-    check_partial_labels(data, training)
+    check_partial_labels(data, training, pair.model_contract)
     strategy = make_strategy(pair, training, world)
     if world.active:
         torch.manual_seed(training.seed + RANK_SEED_STRIDE * world.rank)

@@ -29,6 +29,7 @@ import torch
 from torch import Tensor
 
 from ppl_vae.core.config import TrainingConfig
+from ppl_vae.core.contract import ModelContract
 from ppl_vae.core.devices import rng_state, set_rng_state
 from ppl_vae.core.errors import CheckpointError, ConfigError, TrainingDiverged
 from ppl_vae.core.progress import Progress
@@ -59,13 +60,20 @@ class EpochRecord:
     seconds: float
 
 
-def check_partial_labels(data: Dataset, config: TrainingConfig) -> None:
+def check_partial_labels(data: Dataset, config: TrainingConfig, contract: ModelContract) -> None:
     """A ConfigError when ``data`` hides some training labels (``data.labels``) and the objective cannot score
-    batches that mix given and hidden labels (only those registered with ``partial_labels=True`` split them)."""
-    if data.labelled is not None and not OBJECTIVES.metadata(config.objective).get("partial_labels"):
+    batches that mix given and hidden labels (only those registered with ``partial_labels=True`` split them), or
+    when such an objective is asked to train a model whose label is not a latent site."""
+    splits = OBJECTIVES.metadata(config.objective).get("partial_labels", False)
+    if data.labelled is not None and not splits:
         raise ConfigError(
             f"the training split of {data.name} mixes given and hidden labels, which objective "
             f"'{config.objective}' cannot score in one batch; use training.objective = 'semi_supervised'"
+        )
+    if splits and not contract.label_latent:
+        raise ConfigError(
+            f"objective '{config.objective}' trains a model whose label is a latent site (such as "
+            "semi_supervised_vae); this model has none"
         )
 
 
@@ -93,7 +101,7 @@ class Trainer:
         check_batch(world, config.batch_size)
         check_fields(data, "the dataset given to the trainer")
         check_fit(data, pair.model_contract)
-        check_partial_labels(data, config)
+        check_partial_labels(data, config, pair.model_contract)
         self.pair, self.data, self.config, self.world = pair, data, config, world
         self.verbose = verbose and world.main
         self.device = pair.device
