@@ -79,8 +79,8 @@ def classifier_accuracy(run_dir: Path) -> tuple[float, float, float]:
     )
 
 
-def alone_accuracy(m2_dir: Path, seed: int) -> float:
-    """Test accuracy of M2's classifier network trained on M2's labelled examples alone."""
+def alone_accuracy(m2_dir: Path, seed: int, epochs: int) -> float:
+    """Test accuracy of M2's classifier network trained on M2's labelled examples alone, ``epochs`` passes."""
     run = load_trained(m2_dir, "cpu")
     data, training = run.data(), run.experiment.training
     classifier = train_classifier(
@@ -88,6 +88,7 @@ def alone_accuracy(m2_dir: Path, seed: int) -> float:
         data.train.x[data.labelled],
         data.train.y[data.labelled],
         data.num_classes,
+        epochs=epochs,
         learning_rate=training.learning_rate,
         dynamic_binarization=data.dynamic_binarization,
         seed=seed,
@@ -106,6 +107,7 @@ def main() -> int:
     parser.add_argument("--labels", type=int, nargs="+", default=[50, 100])
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0 .. N-1 of training and of the label draws")
     parser.add_argument("--out", default="runs/semi_supervised_table")
+    parser.add_argument("--alone-epochs", type=int, default=300, help="epochs of the classifier on the labels alone")
     parser.add_argument("--alternate", action="store_true", help="M2 only, two optimizer steps per batch")
     parser.add_argument("--set", action="append", default=[], help="extra override for every M2 and M1+M2 run")
     parser.add_argument("--tiny", action="store_true", help="digits, 50 labels, one seed, 2 epochs, small networks")
@@ -117,7 +119,7 @@ def main() -> int:
     if args.source == "digits":
         m1m2_overrides = [*m1m2_overrides, *DIGITS_NETWORKS]
     if args.tiny:
-        args.labels, args.seeds = [50], 1
+        args.labels, args.seeds, args.alone_epochs = [50], 1, 20
         common += ["training.epochs=2", "evaluation.iw_samples=3", "evaluation.classify_samples=2"]
         common += ["model.decoder.hidden=[32]", "guide.encoder.hidden=[32]", "model.latent_dim=4"]
         m1_overrides = list(common)
@@ -146,7 +148,7 @@ def main() -> int:
             rows["M2"].append(q)
             rows["M2 Bayes rule"].append(bayes)
             seconds["M2"] += spent
-            rows["labels alone"].append(alone_accuracy(m2, seed))
+            rows["labels alone"].append(alone_accuracy(m2, seed, args.alone_epochs))
             if args.alternate:
                 continue
             m1m2_chosen = [*common, *chosen, *m1m2_overrides, f'data.of="{m1.resolve()}"', *args.set]

@@ -41,7 +41,9 @@ def check_label_counts(counts: list[int | str], train_size: int, num_classes: in
         if not isinstance(count, int) or count < num_classes:
             raise ConfigError(f"--labels {count}: give at least one label per class ({num_classes}), or 'all'")
         if count > train_size:
-            raise ConfigError(f"--labels {count} is more than the {train_size} labelled examples of the training split")
+            raise ConfigError(
+                f"--labels {count} is more than the {train_size} examples of the training split with labels"
+            )
     return counts
 
 
