@@ -9,6 +9,7 @@ from ppl_vae.models.likelihood import Dequantized, Likelihood
 from ppl_vae.models.linear_gaussian import LinearGaussianModel
 from ppl_vae.models.logistic import DiscretizedLogistic, DiscretizedLogisticLikelihood, DiscretizedLogisticVAE
 from ppl_vae.models.priors import CircleMixture, GaussianMixture, Prior, StandardNormal, SwissRoll
+from ppl_vae.models.semi_supervised import SemiSupervisedVAE
 
 __all__ = [
     "BaselinePredictor",
@@ -28,6 +29,7 @@ __all__ = [
     "Likelihood",
     "LinearGaussianModel",
     "Prior",
+    "SemiSupervisedVAE",
     "StandardNormal",
     "StructuredOutputCVAE",
     "SwissRoll",

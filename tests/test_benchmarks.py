@@ -27,6 +27,7 @@ def test_every_script_is_listed_here():
         "ppc_cost.py",
         "quadrant_table.py",
         "scaling.py",
+        "semi_supervised_table.py",
         "train_throughput.py",
     ]
 
@@ -63,6 +64,7 @@ def test_tiny_mode_runs_and_prints_its_figures(script, tmp_path, monkeypatch, ca
         "quadrant_table.py": "negative conditional log-likelihood of the output",
         "ppc_cost.py": "whole check:",
         "scaling.py": "2 process(es):",
+        "semi_supervised_table.py": "test error as a ratio of the error of the classifier on the labels alone",
         "train_throughput.py": "conv: hand-written PyTorch",
     }[script]
     assert expected in capsys.readouterr().out

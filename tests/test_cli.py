@@ -73,7 +73,7 @@ def test_help_and_list_load_no_heavy_library():
     assert "models: baseline_predictor, bernoulli_vae" in done.stdout and "networks: conv, mlp" in done.stdout
     for line in (
         "likelihoods: bernoulli, categorical, discretized_logistic, gaussian",
-        "objectives: analytic_kl, iwae, iwae_dreg, trace_elbo",
+        "objectives: analytic_kl, iwae, iwae_dreg, semi_supervised, trace_elbo",
         "optimizers: adam, adamw",
         "schedules: constant, cosine, exponential, iwae",
         "report hooks: likelihood, reconstruction, curves",

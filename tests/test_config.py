@@ -40,7 +40,8 @@ def test_parse_override():
         ("training.learning_rate=0", "'learning_rate' must be positive"),
         (
             "training.objective=elbo",
-            "unknown training.objective 'elbo'; valid values: analytic_kl, iwae, iwae_dreg, trace_elbo",
+            "unknown training.objective 'elbo'; valid values: analytic_kl, iwae, iwae_dreg, semi_supervised, "
+            "trace_elbo",
         ),
         ("training.schedule=linear", "valid values: constant, cosine, exponential, iwae"),
         ("training.dtype=float16", "valid values: float32, float64"),

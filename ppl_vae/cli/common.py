@@ -30,7 +30,7 @@ def add_split_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
 
 def print_classification(summary: dict) -> None:
     print(f"Bayes-rule classifier on the {summary['split']} split, K = {summary['iw_samples']} per class:")
-    print_table(summary, skip=("split", "iw_samples", "confusion_matrix", "class_prior"))
+    print_table(summary, skip=("split", "iw_samples", "confusion_matrix", "class_prior", "classifier_confusion_matrix"))
     print("  confusion matrix (rows: true class, columns: predicted):")
     for row in summary["confusion_matrix"]:
         print("    " + " ".join(f"{count:4d}" for count in row))

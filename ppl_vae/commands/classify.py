@@ -28,7 +28,12 @@ def classify(
     run = trained(run, device)
     if run.pair.model_contract.conditioning is not Conditioning.LABELS:
         raise RunError(f"{run.directory} is not a label-conditioned model: it cannot classify by Bayes' rule")
-    data, x, y, _ = split_of(run, split, limit, seed)
+    data, x, y, which = split_of(run, split, limit, seed)
+    if y is None:
+        raise RunError(
+            f"{run.directory} was trained with the labels of its {split} split hidden (data.labels): there are none "
+            "to measure a classifier against; classify the test split"
+        )
     stem = output_stem("classification", split, limit, seed, K=iw_samples)
     with RunLock(run.directory, "classify"):
         summary = write_classification(run.pair, data, x, y, split, iw_samples, seed, run.directory, stem)

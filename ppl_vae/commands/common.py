@@ -6,7 +6,7 @@ from pathlib import Path
 
 from torch import Tensor
 
-from ppl_vae.core.contract import Conditioning
+from ppl_vae.core.contract import UNLABELLED, Conditioning
 from ppl_vae.core.errors import ConfigError, RunError
 from ppl_vae.data.containers import Dataset
 from ppl_vae.data.provenance import random_subset
@@ -39,10 +39,13 @@ def output_stem(kind: str, split: str, limit: int | None, seed: int, **params: i
 
 def split_of(run: TrainedRun, split: str, limit: int | None, seed: int) -> tuple[Dataset, Tensor, Tensor | None, str]:
     """(the run's dataset, x, y, phrase) of ``split``: all of it, or ``limit`` examples drawn at random with
-    ``seed`` (the phrase says which)."""
+    ``seed`` (the phrase says which). y is None where some of the chosen labels are hidden (a run trained with
+    ``data.labels``): the model then reads x alone."""
     require_positive(limit, "limit")
     data = run.data()
     chosen, which = random_subset(data.split(split), limit, seed)
+    if chosen.y is not None and data.labelled is not None and bool((chosen.y == UNLABELLED).any()):
+        return data, chosen.x, None, f"{which} {split} examples (their labels hidden by data.labels)"
     return data, chosen.x, chosen.y, f"{which} {split} examples"
 
 
@@ -97,7 +100,7 @@ def require_codes(run, command: str) -> None:
         raise RunError(f"{run.directory} has no latent variables: {command} reads codes")
     if contract.conditioning is Conditioning.INPUT:
         raise RunError(f"{run.directory} predicts outputs y from inputs x: {command} reads codes of whole data points")
-    if contract.conditioning is Conditioning.LABELS:
+    if contract.conditioning is Conditioning.LABELS and not contract.label_latent:
         raise RunError(
             f"{run.directory} is label-conditioned: its codes q(z | x, y) need the label, {command} has none"
         )

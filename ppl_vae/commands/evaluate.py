@@ -8,7 +8,8 @@ from typing import Any
 
 from ppl_vae.commands.common import output_stem, require_positive, split_of, trained
 from ppl_vae.core.files import write_json
-from ppl_vae.evaluation.likelihood import importance_weighted_log_likelihood, likelihood_summary
+from ppl_vae.evaluation.labels import estimate_log_likelihood
+from ppl_vae.evaluation.likelihood import likelihood_summary
 from ppl_vae.infer.bounds import refuse_non_density
 from ppl_vae.runs.lock import RunLock
 from ppl_vae.runs.trained import TrainedRun
@@ -24,7 +25,8 @@ def evaluate(
     progress: bool = False,
 ) -> tuple[dict[str, Any], Path]:
     """Estimate log p(x) of every example of ``split`` (or of ``limit`` random ones) with K = ``iw_samples``
-    (exactly, K unused, for a model without latents); write ``evaluation-<split>-...-K<K>.json`` into the run
+    (exactly, K unused, for a model without latents; K per class, the label summed out, for a model whose label is
+    latent); write ``evaluation-<split>-...-K<K>.json`` into the run
     directory. Returns (the figures, keys in :data:`~ppl_vae.evaluation.likelihood.EVALUATION_KEYS` plus
     where they came from; the file). Refuses a pair that is not a density."""
     require_positive(iw_samples, "iw_samples")
@@ -35,7 +37,7 @@ def evaluate(
     path = run.directory / f"{output_stem('evaluation', split, limit, seed, K=k)}.json"
     with RunLock(run.directory, "evaluate"):
         start = time.perf_counter()
-        estimate = importance_weighted_log_likelihood(run.pair, x, y, k, seed=seed, progress=progress)
+        estimate = estimate_log_likelihood(run.pair, x, y, k, data.num_classes, seed, progress)
         summary = {
             "run": str(run.directory),
             "split": split,

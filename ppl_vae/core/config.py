@@ -59,8 +59,20 @@ DTYPES = ("float32", "float64")
 BACKENDS = ("auto", "gloo", "nccl")
 BINARIZE_MODES = ("auto", "none", "threshold", "dynamic")
 DEQUANTIZE_MODES = ("auto", "uniform")
-DATA_ENGINE_KEYS = ("name", "binarize", "dequantize")
-DATA_ENGINE_DEFAULTS = {"binarize": "auto", "dequantize": "auto"}
+DATA_ENGINE_KEYS = ("name", "binarize", "dequantize", "labels", "labels_seed")
+DATA_ENGINE_DEFAULTS = {"binarize": "auto", "dequantize": "auto", "labels": "all", "labels_seed": 0}
+
+
+def check_labels_option(data: dict[str, Any]) -> None:
+    """``data.labels``: how many training labels to keep (a whole number >= 1, or ``"all"``), and
+    ``data.labels_seed``: the seed that chooses them (a whole number >= 0); one sentence otherwise."""
+    labels, seed = data.get("labels", "all"), data.get("labels_seed", 0)
+    if labels != "all" and (type(labels) is not int or labels < 1):
+        raise ConfigError(
+            f'data.labels must be a whole number of labelled training examples (such as 100) or "all", got {labels!r}'
+        )
+    if type(seed) is not int or seed < 0:
+        raise ConfigError(f"data.labels_seed must be a whole number >= 0, got {seed!r}")
 
 
 def _suggest(key: str, valid: list[str]) -> str:
@@ -397,6 +409,7 @@ def validate(sections: dict[str, dict[str, Any]]) -> Experiment:
     for key, valid in (("binarize", BINARIZE_MODES), ("dequantize", DEQUANTIZE_MODES)):
         if data.get(key, "auto") not in valid:
             raise choice_error(f"data.{key}", data[key], valid)
+    check_labels_option(data)
     load_plugins(resolved_plugins(sections["experiment"].get("plugins", []), Path.cwd()))
     for section, registry in (("data", DATASETS), ("model", MODELS), ("guide", GUIDES)):
         registry.check(sections[section]["name"])

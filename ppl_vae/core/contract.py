@@ -42,6 +42,8 @@ class _Levels(constraints.Constraint):
 
 levels = _Levels()
 
+UNLABELLED = -1  # a hidden class label in y (partially labelled data, ppl_vae.data.labelled)
+
 SUPPORTS = {
     "binary": constraints.boolean,
     "levels": levels,
@@ -79,6 +81,12 @@ class ModelContract:
     (default ``("z",)`` for a model with latents, ``()`` without); the pairing check verifies that
     the model samples exactly these. ``code``: the latent site that views, probes, the aggregate
     posterior and adversarial regularization read as "the code" of an example (default the first).
+
+    A label-conditioned model that lists ``"y"`` among its ``latents`` treats the class label as a latent
+    site (:attr:`label_latent`: semi-supervised learning, Kingma et al. 2014): it observes ``y`` where the
+    data gives it and samples it from p(y) where the label is hidden (``None``, or every entry
+    :data:`UNLABELLED`); its guide then infers it with a classifier q(y | x), and its figures are log p(x)
+    with the label summed out.
     """
 
     support: Constraint
@@ -105,6 +113,11 @@ class ModelContract:
             raise ValueError(f"ModelContract.code {code!r} is not one of the latent sites {latents}")
         object.__setattr__(self, "latents", latents)
         object.__setattr__(self, "code", code)
+
+    @property
+    def label_latent(self) -> bool:
+        """True when the class label ``y`` is a latent site, observed only where the data gives it."""
+        return self.conditioning is Conditioning.LABELS and "y" in self.latents
 
     @property
     def discrete(self) -> bool:

@@ -63,12 +63,19 @@ def _accelerators(device: torch.device) -> dict:
 
 
 @contextlib.contextmanager
+def forked(seed: int, device: torch.device | str = "cpu") -> Iterator[None]:
+    """A private random stream seeded with ``seed`` on the CPU and on ``device`` (the global streams are restored
+    afterwards)."""
+    with torch.random.fork_rng(**_accelerators(torch.device(device))):
+        torch.manual_seed(seed)
+        yield
+
+
+@contextlib.contextmanager
 def frozen(seed: int, device: torch.device | str = "cpu") -> Iterator[None]:
     """No gradients, and a private random stream seeded with ``seed`` on the CPU and on ``device``
-    (the global streams are restored afterwards)."""
-    device = torch.device(device)
-    with torch.no_grad(), torch.random.fork_rng(**_accelerators(device)):
-        torch.manual_seed(seed)
+    (:func:`forked`)."""
+    with torch.no_grad(), forked(seed, device):
         yield
 
 

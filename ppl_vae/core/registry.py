@@ -138,6 +138,7 @@ MODELS = Registry(
         **_builtins("ppl_vae.models.implicit", "gan_generator"),
         **_builtins("ppl_vae.models.pixelcnn", "pixelcnn", "pixel_vae"),
         **_builtins("ppl_vae.models.hierarchical", "hierarchical_vae"),
+        **_builtins("ppl_vae.models.semi_supervised", "semi_supervised_vae"),
     },
 )
 GUIDES = Registry(
@@ -150,6 +151,7 @@ GUIDES = Registry(
         **_builtins("ppl_vae.guides.full_covariance", "full_covariance_encoder"),
         **_builtins("ppl_vae.guides.flow", "flow_encoder"),
         **_builtins("ppl_vae.guides.hierarchical", "hierarchical_encoder"),
+        **_builtins("ppl_vae.guides.semi_supervised", "semi_supervised_encoder"),
     },
 )
 LIKELIHOODS = Registry(
@@ -170,6 +172,7 @@ DATASETS = Registry(
     {
         **_builtins("ppl_vae.data.datasets", "digits", "binarized_mnist", "mnist", "fashion_mnist"),
         **_builtins("ppl_vae.data.tasks", "quadrants"),
+        **_builtins("ppl_vae.runs.codes", "codes"),
     },
 )
 STRATEGIES = Registry(
@@ -182,6 +185,7 @@ OBJECTIVES = Registry(
         **_builtins("ppl_vae.infer.objectives.analytic_kl", "analytic_kl"),
         **_builtins("ppl_vae.infer.objectives.iwae", "iwae"),
         **_builtins("ppl_vae.infer.objectives.dreg", "iwae_dreg"),
+        **_builtins("ppl_vae.infer.objectives.semi_supervised", "semi_supervised"),
     },
 )
 OPTIMIZERS = Registry("optimizer", _builtins("ppl_vae.train.optimizers", "adam", "adamw"))

@@ -14,7 +14,7 @@ from torch import Tensor
 from torch.distributions import constraints
 from torch.distributions.constraints import Constraint
 
-from ppl_vae.core.contract import Conditioning, ModelContract, support_name
+from ppl_vae.core.contract import UNLABELLED, Conditioning, ModelContract, support_name
 from ppl_vae.core.errors import DataError
 from ppl_vae.data.containers import SPLITS, Dataset, Split
 
@@ -26,9 +26,15 @@ def _count(mask: Tensor) -> int:
     return int(mask.sum())
 
 
-def check_labels(y: Tensor | None, num_classes: int, n: int | None = None, what: str = "labels") -> None:
-    """Raise :class:`DataError` unless ``y`` is a (n,) integer tensor of classes 0 .. num_classes - 1."""
+def check_labels(
+    y: Tensor | None, num_classes: int, n: int | None = None, what: str = "labels", hidden: bool = False
+) -> None:
+    """Raise :class:`DataError` unless ``y`` is a (n,) integer tensor of classes 0 .. num_classes - 1 (or, with
+    ``hidden``, :data:`~ppl_vae.core.contract.UNLABELLED` where a label is hidden)."""
     expected = f"class labels y, shape (N,), integers 0 to {num_classes - 1}"
+    lowest = UNLABELLED if hidden else 0
+    if hidden:
+        expected += f" or {UNLABELLED} where hidden"
     if y is None:
         raise DataError(f"{what}: none given; a label-conditioned model needs {expected}")
     if not isinstance(y, Tensor) or y.dtype not in INTEGER_DTYPES:
@@ -38,7 +44,7 @@ def check_labels(y: Tensor | None, num_classes: int, n: int | None = None, what:
         raise DataError(f"{what} must be {expected}; got shape {tuple(y.shape)}")
     if n is not None and y.shape[0] != n:
         raise DataError(f"{what}: {y.shape[0]} labels for {n} examples")
-    if y.numel() and (int(y.min()) < 0 or int(y.max()) >= num_classes):
+    if y.numel() and (int(y.min()) < lowest or int(y.max()) >= num_classes):
         raise DataError(f"{what} must be {expected}; got values from {int(y.min())} to {int(y.max())}")
 
 
@@ -72,7 +78,8 @@ def check_fields(data: Dataset, source: str) -> None:
         if split.y.shape[0] != split.x.shape[0]:
             raise DataError(f"{where} has {split.y.shape[0]} rows of y for {split.x.shape[0]} of x")
         if data.num_classes is not None:
-            check_labels(split.y, data.num_classes, len(split), f"{where}, labels y")
+            hidden = data.labelled is not None and name != "test"
+            check_labels(split.y, data.num_classes, len(split), f"{where}, labels y", hidden)
         else:
             shapes["y"].add(tuple(split.y.shape[1:]))
     for field, found in shapes.items():
@@ -187,6 +194,12 @@ def check_fit(data: Dataset, contract: ModelContract) -> None:
     The command line and the Python API (``Trainer``) run it alike."""
     if contract.conditioning is Conditioning.LABELS and data.num_classes is None:
         raise DataError(f"the model is conditioned on class labels y, but dataset '{data.name}' has no labels")
+    if data.labelled is not None and not contract.label_latent:
+        raise DataError(
+            f"{data.name} keeps {len(data.labelled)} training labels and hides the others, but the model does not "
+            "treat the label as a latent site: only a semi-supervised model (such as semi_supervised_vae) learns "
+            'from unlabelled examples; remove data.labels (or set it to "all")'
+        )
     for name, split in data.splits().items():
         where = f"the {name} split of {data.name}"
         scored = getattr(split, contract.observed)
@@ -200,7 +213,8 @@ def check_fit(data: Dataset, contract: ModelContract) -> None:
         if data.levels is not None and not dynamic:
             _check_values(scored, data.levels, f"{where}, {contract.observed},")
         if contract.conditioning is Conditioning.LABELS:
-            check_labels(split.y, data.num_classes, len(split), f"{where}, labels y")
+            hidden = data.labelled is not None and name != "test"
+            check_labels(split.y, data.num_classes, len(split), f"{where}, labels y", hidden)
 
 
 def one_hot_labels(

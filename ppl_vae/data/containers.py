@@ -59,7 +59,10 @@ class Dataset:
     that a run must pin to rebuild exactly this data (such as which MNIST files were used).
     ``dynamic_binarization``: training batches are redrawn as Bernoulli(x) at every step
     (valid and test were binarized once, with a seed). ``description`` says where the data
-    came from and how it was split.
+    came from and how it was split. ``labelled``: for partially labelled data
+    (``ppl_vae.data.labelled``), the positions (sorted, int64) of the training examples whose labels
+    are kept; every other label of the training and validation splits is
+    :data:`~ppl_vae.core.contract.UNLABELLED`. None when every label is given.
     """
 
     name: str
@@ -73,6 +76,7 @@ class Dataset:
     input_mask: Tensor | None = None
     options: dict[str, Any] = field(default_factory=dict)
     dynamic_binarization: bool = False
+    labelled: Tensor | None = None
 
     @property
     def x_shape(self) -> tuple[int, ...]:

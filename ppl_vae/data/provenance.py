@@ -19,7 +19,8 @@ from ppl_vae.core.errors import DataError
 from ppl_vae.data.containers import Dataset, Split
 
 
-def _digest(tensors: list[Tensor | None]) -> str:
+def digest(tensors: list[Tensor | None]) -> str:
+    """A hex BLAKE2b digest of ``tensors`` (values, dtype and shape; None counts as a value)."""
     h = hashlib.blake2b(digest_size=16)
     for t in tensors:
         if t is None:
@@ -33,7 +34,7 @@ def _digest(tensors: list[Tensor | None]) -> str:
 
 def fingerprint(data: Dataset) -> dict[str, str]:
     """Per split, a hex digest of its raw ``x`` and ``y``."""
-    return {name: _digest([s.x, s.y]) for name, s in data.splits().items()}
+    return {name: digest([s.x, s.y]) for name, s in data.splits().items()}
 
 
 def data_record(data: Dataset) -> dict[str, Any]:

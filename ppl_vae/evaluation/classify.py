@@ -2,8 +2,10 @@
 
 p(y = c | x) = p̂(x | c) p(c) / sum_c' p̂(x | c') p(c'), where p̂(x | c) is the
 importance-weighted estimate of ``ppl_vae.evaluation.likelihood`` with the label fixed to c and
-p(c) the class frequencies of the training labels. The largest log p̂(x | c) over
-classes scores how well x fits any class at all: inputs that fit none score low.
+p(c) the class frequencies of the training labels, or, for a model whose label is a latent site
+(the semi-supervised VAE), its own prior p(y). The largest log p̂(x | c) over
+classes scores how well x fits any class at all: inputs that fit none score low. A model whose
+label is latent also has a classifier in its guide, q(y | x): its accuracy is reported beside.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import torch
 from sklearn.metrics import confusion_matrix, roc_auc_score
 from torch import Tensor
 
+from ppl_vae.evaluation.labels import classifier_log_probs, label_log_prior
 from ppl_vae.evaluation.likelihood import importance_weighted_log_likelihood
 from ppl_vae.infer.pair import Pair
 
@@ -26,7 +29,8 @@ def class_prior(labels: Tensor, num_classes: int) -> Tensor:
 
 
 def class_log_likelihoods(pair: Pair, x: Tensor, num_classes: int, num_samples: int = 100, seed: int = 0) -> Tensor:
-    """log p̂(x | y = c) for every example and class: (N, num_classes) nats, K = ``num_samples``.
+    """log p̂(x | y = c) for every example and class: (N, num_classes) nats, K = ``num_samples``; for a model whose
+    label is latent, which scores its own p(y) with the given label, log p̂(x, y = c).
 
     One importance-weighted pass over the N * num_classes (example, class) pairs.
     """
@@ -109,7 +113,27 @@ CLASSIFICATION_KEYS = {
     "fit_score_nats": "quantiles of max_y log p̂(x | y) over the examples, nats",
     "outlier_fit_score_nats": "the same on the examples with their pixels shuffled (inputs of no class)",
     "fit_score_auroc": "AUROC of the fit score at telling the real examples from the shuffled ones (1 is perfect)",
+    "classifier_accuracy": "models whose label is latent: share of examples whose most probable class under the "
+    "guide's classifier q(y | x) is the true one",
+    "classifier_mean_log_prob_of_true_class": "mean log q(y_true | x), nats (0 is perfect)",
+    "classifier_confusion_matrix": "counts of q(y | x)'s predictions, rows: true class, columns: predicted class",
+    "agreement": "share of examples where q(y | x) and the Bayes rule through the model predict the same class",
 }
+
+
+def classifier_summary(log_q: Tensor, labels: Tensor, bayes_predicted: Tensor) -> dict:
+    """The figures of a guide's classifier: ``log_q`` (N, C) log q(c | x), true ``labels`` (N,), and the classes
+    ``bayes_predicted`` (N,) by the Bayes rule through the model."""
+    predicted = log_q.argmax(dim=1)
+    num_classes = log_q.shape[1]
+    return {
+        "classifier_accuracy": float((predicted == labels).float().mean()),
+        "classifier_mean_log_prob_of_true_class": float(log_q.gather(1, labels[:, None]).mean()),
+        "classifier_confusion_matrix": confusion_matrix(
+            labels.numpy(), predicted.numpy(), labels=range(num_classes)
+        ).tolist(),
+        "agreement": float((predicted == bayes_predicted).float().mean()),
+    }
 
 
 def classify_split(
@@ -126,14 +150,20 @@ def classify_split(
     Returns the :data:`CLASSIFICATION_KEYS` figures, and the classifications of ``x`` and
     of its pixel-shuffled copy.
 
-    p(y) is the class frequencies of ``train_labels``; the fit score is also computed on
-    ``x`` with its pixels shuffled (:func:`shuffled_pixels`) to measure how well it
+    p(y) is the class frequencies of ``train_labels`` (or the model's own prior, for a model whose label is
+    latent: ``train_labels`` is then unused, and the accuracy of its guide's classifier q(y | x) is added); the fit
+    score is also computed on ``x`` with its pixels shuffled (:func:`shuffled_pixels`) to measure how well it
     separates real inputs from inputs of no class.
     """
-    log_prior = class_prior(train_labels.cpu(), num_classes)
+    latent = pair.model_contract.label_latent
+    log_prior = label_log_prior(pair, x, num_classes) if latent else class_prior(train_labels.cpu(), num_classes)
 
     def classified(inputs: Tensor) -> Classification:
-        return Classification(class_log_likelihoods(pair, inputs, num_classes, num_samples, seed), log_prior)
+        log_likelihoods = class_log_likelihoods(pair, inputs, num_classes, num_samples, seed)
+        return Classification(log_likelihoods - log_prior if latent else log_likelihoods, log_prior)
 
     real, outliers = classified(x), classified(shuffled_pixels(x, seed))
-    return {"iw_samples": num_samples, **classification_summary(real, labels.cpu(), outliers)}, real, outliers
+    summary = {"iw_samples": num_samples, **classification_summary(real, labels.cpu(), outliers)}
+    if latent:
+        summary.update(classifier_summary(classifier_log_probs(pair, x, num_classes), labels.cpu(), real.predicted))
+    return summary, real, outliers

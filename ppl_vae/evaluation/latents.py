@@ -34,6 +34,7 @@ from torch import Tensor
 from ppl_vae.core.devices import frozen
 from ppl_vae.core.errors import MeasureError
 from ppl_vae.data.containers import Dataset
+from ppl_vae.evaluation.labels import code_means
 from ppl_vae.infer.pair import Pair
 from ppl_vae.infer.predictive import prior_predictive, shown
 from ppl_vae.infer.sizing import batches
@@ -47,7 +48,8 @@ CODE_DRAWS = 100  # draws averaged for the code of a guide whose mean is not tra
 
 def codes(pair: Pair, x: Tensor, batch_size: int = 1000) -> Tensor:
     """The code of every example of ``x`` (N, *x_shape): the mean of q(c | x) at the model's code site c
-    (``ModelContract.code``; the average of :data:`CODE_DRAWS` draws where the mean is not tractable):
+    (``ModelContract.code``; the average of :data:`CODE_DRAWS` draws where the mean is not tractable; for a model
+    whose label is latent, the mean of the mixture over the classes, ``ppl_vae.evaluation.labels.code_means``):
     (N, code size), on the CPU."""
     from pyro import poutine
 
@@ -55,6 +57,9 @@ def codes(pair: Pair, x: Tensor, batch_size: int = 1000) -> Tensor:
     with frozen(0, device):
         for s in batches(x.shape[0], batch_size):
             xs, draws = x[s].to(device), 1
+            if pair.model_contract.label_latent:
+                parts.append(code_means(pair, xs).reshape(len(xs), -1).cpu())
+                continue
             while True:
                 trace = poutine.trace(vectorized(pair.guide, draws, pair.max_plate_nesting)).get_trace(xs)
                 if site not in trace.nodes:

@@ -1,7 +1,8 @@
 """What a run's codes are worth as features for supervised learning with few labels.
 
 For each number of labels n, a logistic regression (scikit-learn, on standardized features) is
-fitted on n labelled training examples drawn class-balanced at random, and its accuracy measured
+fitted on n labelled training examples drawn class-balanced at random (from those whose labels the run
+kept, for a run trained with ``data.labels``), and its accuracy measured
 on the whole test split; over ``draws`` label draws, the mean and standard deviation. Three kinds
 of features of the same data: the run's codes (the means of q(z | x), see ``ppl_vae.evaluation.latents``),
 the raw values (pixels), and PCA of the raw values with as many components as the codes have
@@ -17,23 +18,11 @@ import torch
 
 from ppl_vae.core.errors import ConfigError
 from ppl_vae.data.containers import Dataset
+from ppl_vae.data.labelled import balanced_sample, labelled_mask
 from ppl_vae.evaluation.latents import codes
 from ppl_vae.infer.pair import Pair
 
 ALL = "all"
-
-
-def balanced_sample(labels: np.ndarray, n: int, num_classes: int, rng: np.random.Generator) -> np.ndarray:
-    """Indices of ``n`` examples with (as near as possible) n / num_classes of each class."""
-    per_class = np.full(num_classes, n // num_classes)
-    per_class[rng.permutation(num_classes)[: n % num_classes]] += 1
-    chosen = []
-    for c, count in enumerate(per_class):
-        members = np.flatnonzero(labels == c)
-        if count > len(members):
-            raise ConfigError(f"{n} labels need {count} examples of class {c}, the training split has {len(members)}")
-        chosen.append(rng.choice(members, size=count, replace=False))
-    return np.concatenate(chosen)
 
 
 def accuracy(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray) -> float:
@@ -52,7 +41,9 @@ def check_label_counts(counts: list[int | str], train_size: int, num_classes: in
         if not isinstance(count, int) or count < num_classes:
             raise ConfigError(f"--labels {count}: give at least one label per class ({num_classes}), or 'all'")
         if count > train_size:
-            raise ConfigError(f"--labels {count} is more than the {train_size} examples of the training split")
+            raise ConfigError(
+                f"--labels {count} is more than the {train_size} examples of the training split with labels"
+            )
     return counts
 
 
@@ -84,10 +75,12 @@ def probe(pair: Pair, data: Dataset, counts: list[int | str], draws: int = 5, se
     """Test accuracy of each kind of features with each number of labels: {features: {n: {mean, std, draws}}}."""
     if data.num_classes is None or data.train.y is None or data.test.y is None:
         raise ConfigError(f"dataset {data.name} has no labels on its training and test splits: nothing to probe")
-    train_y, test_y = data.train.y.cpu().numpy(), data.test.y.cpu().numpy()
+    known = labelled_mask(data.train.y).cpu().numpy()  # a run trained with data.labels keeps only some
+    train_y, test_y = data.train.y.cpu().numpy()[known], data.test.y.cpu().numpy()
     check_label_counts(counts, len(train_y), data.num_classes)
     table: dict[str, dict] = {}
     for kind, (train_x, test_x) in features(pair, data, seed).items():
+        train_x = train_x[known]
         rows = table.setdefault(kind, {})
         for count in counts:
             repeats = 1 if count == ALL else draws

@@ -63,6 +63,7 @@ class Pair(nn.Module):
             implicit=not self.model_contract.density,
             latents=self.model_contract.latents,
             covers=self.guide_contract.covers,
+            label_latent=self.model_contract.label_latent,
         )
         self.max_plate_nesting = pairing.max_plate_nesting
         self.pairing = pairing

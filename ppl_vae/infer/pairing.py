@@ -9,8 +9,10 @@ across examples. When
 the model's density depends on ``y`` (labels or outputs) and it has latents, the guide must
 read ``y`` too: q(z | x) cannot stand in for q(z | x, y). An implicit model (a GAN's generator,
 ``ModelContract(density=False)``) has latents that no guide infers: its guide must sample nothing.
-Any mismatch becomes one sentence naming the sites. The check draws its samples from a private
-random stream.
+A model whose label is a latent site (``ModelContract.label_latent``: semi-supervised learning) is
+traced twice, with the labels given (the label then observed, not latent) and with them hidden: there
+its guide must infer the label with a classifier q(y | x). Any mismatch becomes one sentence naming
+the sites. The check draws its samples from a private random stream.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import torch
 from pyro import poutine
 from torch import Tensor
 
+from ppl_vae.core.contract import UNLABELLED
 from ppl_vae.core.devices import frozen
 from ppl_vae.core.errors import PairingError, PluginError, one_line
 from ppl_vae.core.plugins import raised_in_plugin
@@ -120,6 +123,7 @@ def check_pair(
     implicit: bool = False,
     latents: tuple[str, ...] | None = None,
     covers: tuple[str, ...] | None = None,
+    label_latent: bool = False,
 ) -> Pairing:
     """Trace ``model`` and ``guide`` on ``x`` (a few examples, such as the first :data:`PROBE_SIZE`) and
     ``y`` (their labels or outputs, or None) and raise :class:`PairingError` on misfit.
@@ -127,9 +131,32 @@ def check_pair(
     ``observed``: the site the model's contract says it observes (checked when given). ``implicit``:
     the model declares no density, so the guide must sample nothing. ``latents``: the latent sites the
     model's contract declares, ``covers``: those the guide's declares (each checked when given).
+    ``label_latent``: the model's label ``y`` is a latent site where it is hidden; the pair is checked with
+    ``y`` given (when every label of ``y`` is) and with it hidden, and the returned pairing is the latter's.
     """
     with frozen(0, x.device):
-        return _check(model, guide, x, y, model_name, guide_name, observed, implicit, latents, covers)
+        if not label_latent:
+            return _check(model, guide, x, y, model_name, guide_name, observed, implicit, latents, covers)
+        _require_classifier(guide, x, model_name, guide_name)
+        if y is not None and bool((y != UNLABELLED).all()):
+            given = [None if sites is None else tuple(s for s in sites if s != "y") for sites in (latents, covers)]
+            _check(model, guide, x, y, model_name, guide_name, observed, implicit, *given)
+        return _check(model, guide, x, None, model_name, guide_name, observed, implicit, latents, covers)
+
+
+def _require_classifier(guide, x: Tensor, model_name: str, guide_name: str) -> None:
+    """The one sentence for a guide that cannot infer a hidden label: it fails without labels, or samples no 'y'."""
+    failure = ""
+    try:
+        infers = "y" in sample_sites(poutine.trace(guide).get_trace(x, y=None))
+    except Exception as error:  # a guide that needs the labels it is not given
+        infers, failure = False, f" (without labels it fails: {type(error).__name__}: {one_line(error)})"
+    if not infers:
+        raise PairingError(
+            f"guide '{guide_name}' does not fit model '{model_name}': the model treats the label 'y' as a latent "
+            f"site where it is hidden, but the guide has no classifier q(y | x) to infer it{failure}; pair it with "
+            "a guide that samples 'y' from x alone, such as semi_supervised_encoder."
+        )
 
 
 def _names(sites) -> str:

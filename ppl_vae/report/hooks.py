@@ -8,12 +8,8 @@ from typing import Any
 from ppl_vae.core.contract import Conditioning
 from ppl_vae.core.registry import register_report
 from ppl_vae.evaluation.aggregate import code_and_prior_draws, prior_log_density
-from ppl_vae.evaluation.likelihood import (
-    bits_per_dim,
-    importance_weighted_log_likelihood,
-    khat_warning,
-    likelihood_summary,
-)
+from ppl_vae.evaluation.labels import estimate_log_likelihood
+from ppl_vae.evaluation.likelihood import bits_per_dim, khat_warning, likelihood_summary
 from ppl_vae.evaluation.ppc import posterior_predictive_check, prior_predictive_check
 from ppl_vae.evaluation.two_sample import mmd_test
 from ppl_vae.infer.bounds import reconstruction_log_likelihood
@@ -36,10 +32,11 @@ def scored_dimensions(context: ReportContext) -> int:
 
 @register_report("likelihood", when=lambda view: view.scored)
 def likelihood(context: ReportContext) -> dict[str, Any]:
-    """The test split's importance-weighted log-likelihood and ELBO (K = evaluation.iw_samples)."""
+    """The test split's importance-weighted log-likelihood and ELBO (K = evaluation.iw_samples; per class, the label
+    summed out, for a model whose label is latent)."""
     test, config = context.data.test, context.experiment
-    estimate = importance_weighted_log_likelihood(
-        context.pair, test.x, test.y, config.evaluation.iw_samples, seed=config.training.seed
+    estimate = estimate_log_likelihood(
+        context.pair, test.x, test.y, config.evaluation.iw_samples, context.data.num_classes, config.training.seed
     )
     dims = scored_dimensions(context)
     figures = likelihood_summary(estimate, dims)

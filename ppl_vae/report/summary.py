@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ppl_vae.core.contract import Conditioning
+from ppl_vae.core.contract import Conditioning, ModelContract
 from ppl_vae.core.files import write_json
 from ppl_vae.core.registry import REPORTS
 from ppl_vae.report.context import ReportContext, chosen
@@ -22,8 +22,8 @@ SUMMARY_KEYS = {
     "model": "registered model name",
     "guide": "registered guide name",
     "objective": "training objective (and num_particles) under SVI; the strategy and its phases otherwise",
-    "scores": "what the figures are log-likelihoods of: log p(x), log p(x | y) or log p(y | x); null for an "
-    "implicit model",
+    "scores": "what the figures are log-likelihoods of: log p(x), log p(x | y), log p(y | x), or log p(x) with the "
+    "label summed out (a model whose label is latent); null for an implicit model",
     "levels": "grey levels of the scored values (2: binary), or null for continuous data",
     "dequantized": "true when a continuous likelihood dequantized the discrete data (figures are then bounds on "
     "the discrete log-probability, with the D log(levels) term included)",
@@ -56,8 +56,9 @@ SUMMARY_KEYS = {
     "ppc_flagged": "statistics that the end-of-training posterior predictive check flags (see ppc.json)",
     "ppc_prior_flagged": "with evaluation.ppc_prior: statistics that the prior predictive check of the same "
     "examples flags (see ppc_prior.json)",
-    "classification": "label-conditioned models only: the Bayes-rule classifier on the test split "
-    "(classification.json, keys in ppl_vae.evaluation.classify.CLASSIFICATION_KEYS)",
+    "classification": "label-conditioned models only: the Bayes-rule classifier on the test split, and the guide's "
+    "classifier q(y | x) where the label is latent (classification.json, keys in "
+    "ppl_vae.evaluation.classify.CLASSIFICATION_KEYS)",
 }
 
 SCORES = {
@@ -65,6 +66,14 @@ SCORES = {
     Conditioning.LABELS: "log p(x | y), labels y",
     Conditioning.INPUT: "log p(y | x), output y of input x",
 }
+LABEL_SUMMED_OUT = "log p(x), the label summed out"
+
+
+def scores(contract: ModelContract) -> str | None:
+    """What a run's figures are log-likelihoods of (``summary.json``'s ``scores``); None for an implicit model."""
+    if not contract.density:
+        return None
+    return LABEL_SUMMED_OUT if contract.label_latent else SCORES[contract.conditioning]
 
 
 def run_reports(context: ReportContext, base: dict[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,9 @@
-"""From an experiment to checked data and a checked pair, in one straight line. Writes nothing.
+"""From an experiment to checked data and a checked pair, in one straight line. Writes nothing (but the
+``codes`` dataset keeps the codes it computes in the directory of the run it reads, ``ppl_vae.runs.codes``).
 
 1. load the plugins; read what the model and the guide declare (``ppl_vae.core.contract``);
-2. load the raw data with its factory; check its fields and values *before* any transform;
+2. load the raw data with its factory; check its fields and values *before* any transform; keep
+   ``data.labels`` training labels and hide the others (``ppl_vae.data.labelled``);
 3. convert to floating point, binarize for a Bernoulli likelihood (``data.binarize``), choose the
    levels a continuous likelihood dequantizes with (``data.dequantize``); check the result
    against the model's contract;
@@ -29,12 +31,14 @@ from ppl_vae.core.plugins import load_plugins
 from ppl_vae.core.registry import DATASETS, GUIDES, MODELS
 from ppl_vae.data.checks import check_fields, check_fit, check_values
 from ppl_vae.data.containers import Dataset
+from ppl_vae.data.labelled import check_same_labelled, hide_labels, labelled_record
 from ppl_vae.data.provenance import check_same_data, data_record
 from ppl_vae.data.transforms import binarize, likelihood_levels, to_floating
 from ppl_vae.infer.pair import Pair
 from ppl_vae.infer.pairing import PROBE_SIZE
 from ppl_vae.train.distributed import RANK_SEED_STRIDE, SINGLE, World, connect
 from ppl_vae.train.strategy import Strategy, make_strategy
+from ppl_vae.train.trainer import check_partial_labels
 
 
 @dataclass
@@ -91,11 +95,15 @@ def load_data(
     run: str = "the run",
 ) -> tuple[Dataset, Dataset, int | None, list[str]]:
     """(raw data, data the model can take, likelihood levels, notes) for ``[data]``; ``recorded``: a run's
-    data record, whose fingerprint the raw data must match (``run`` names it in the refusal)."""
+    data record, whose fingerprint the raw data (and whose kept labels, ``data.labels``) must match (``run``
+    names it in the refusal)."""
     raw = load_raw(section)
     if recorded is not None:
         check_same_data(recorded, raw, run)
-    return (raw, *fit_data(raw, contract, section, seed, dtype))
+    partial = hide_labels(raw, section.get("labels", "all"), section.get("labels_seed", 0))
+    if recorded is not None:
+        check_same_labelled(recorded.get("labelled"), partial, run)
+    return (raw, *fit_data(partial, contract, section, seed, dtype))
 
 
 def shapes_of(data: Dataset, levels: int | None) -> dict[str, Any]:
@@ -208,8 +216,11 @@ def prepare(
     data = place(data, resolved)
     probe = data.valid
     pair.check(probe.x[:PROBE_SIZE], None if probe.y is None else probe.y[:PROBE_SIZE])
+    check_partial_labels(data, training, pair.model_contract)
     strategy = make_strategy(pair, training, world)
     if world.active:
         torch.manual_seed(training.seed + RANK_SEED_STRIDE * world.rank)
     record = run_record(raw, shapes, pair, resolved, training.dtype, world.size)
+    section = experiment.sections["data"]
+    record["data"]["labelled"] = labelled_record(data, section["labels"], section["labels_seed"])
     return Prepared(experiment, data, pair, strategy, record, [note, *notes] if note else notes)

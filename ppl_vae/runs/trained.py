@@ -14,7 +14,7 @@ from ppl_vae.core.devices import DTYPES, resolve_device
 from ppl_vae.core.errors import CheckpointError, RunError
 from ppl_vae.data.containers import Dataset
 from ppl_vae.data.transforms import to_floating
-from ppl_vae.evaluation.likelihood import importance_weighted_log_likelihood
+from ppl_vae.evaluation.labels import estimate_log_likelihood
 from ppl_vae.infer.pair import Pair
 from ppl_vae.report.context import RunView
 from ppl_vae.runs.directory import CHECKPOINT, read_run_experiment, read_run_info
@@ -66,8 +66,10 @@ class TrainedRun:
 
     def log_likelihood(self, x: Tensor, y: Tensor | None = None, num_samples: int = 1000, seed: int = 0) -> Tensor:
         """Per-example log-likelihood estimate (N,), nats: importance-weighted with K = ``num_samples``
-        (exact for a model without latents); see ``ppl_vae.evaluation.likelihood``."""
-        return importance_weighted_log_likelihood(self.pair, x, y, num_samples, seed=seed).log_likelihood
+        (exact for a model without latents; log p(x), the label summed out, for a model whose label is latent); see
+        ``ppl_vae.evaluation.likelihood`` and ``ppl_vae.evaluation.labels``."""
+        estimate = estimate_log_likelihood(self.pair, x, y, num_samples, self.view.num_classes, seed)
+        return estimate.log_likelihood
 
 
 def shapes_from(info: dict[str, Any]) -> dict[str, Any]:

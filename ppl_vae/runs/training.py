@@ -15,7 +15,7 @@ from ppl_vae.core.errors import CheckpointError, RunError
 from ppl_vae.core.files import write_json, write_text
 from ppl_vae.report.context import ReportContext, RunView
 from ppl_vae.report.loggers import Tracking, check_loggers
-from ppl_vae.report.summary import SCORES, run_reports
+from ppl_vae.report.summary import run_reports, scores
 from ppl_vae.runs.directory import (
     CHECKPOINT,
     EXPERIMENT,
@@ -151,7 +151,7 @@ def report(prepared: Prepared, trainer: Trainer, run_dir: Path) -> dict[str, Any
         "model": pair.model_name,
         "guide": pair.guide_name,
         "objective": trainer.strategy.describe(),
-        "scores": SCORES[contract.conditioning] if contract.density else None,
+        "scores": scores(contract),
         "levels": data.levels,
         "dequantized": shapes["levels"] is not None and not contract.discrete,
         "event_shape": list(scored.shape[1:]),

@@ -29,9 +29,11 @@ import torch
 from torch import Tensor
 
 from ppl_vae.core.config import TrainingConfig
+from ppl_vae.core.contract import ModelContract
 from ppl_vae.core.devices import rng_state, set_rng_state
-from ppl_vae.core.errors import CheckpointError, TrainingDiverged
+from ppl_vae.core.errors import CheckpointError, ConfigError, TrainingDiverged
 from ppl_vae.core.progress import Progress
+from ppl_vae.core.registry import OBJECTIVES
 from ppl_vae.data.checks import check_fields, check_fit
 from ppl_vae.data.containers import Dataset
 from ppl_vae.infer.bounds import bound_per_example
@@ -63,6 +65,23 @@ class EpochRecord:
     gradient_norm: float = math.nan
 
 
+def check_partial_labels(data: Dataset, config: TrainingConfig, contract: ModelContract) -> None:
+    """A ConfigError when ``data`` hides some training labels (``data.labels``) and the objective cannot score
+    batches that mix given and hidden labels (only those registered with ``partial_labels=True`` split them), or
+    when such an objective is asked to train a model whose label is not a latent site."""
+    splits = OBJECTIVES.metadata(config.objective).get("partial_labels", False)
+    if data.labelled is not None and not splits:
+        raise ConfigError(
+            f"the training split of {data.name} mixes given and hidden labels, which objective "
+            f"'{config.objective}' cannot score in one batch; use training.objective = 'semi_supervised'"
+        )
+    if splits and not contract.label_latent:
+        raise ConfigError(
+            f"objective '{config.objective}' trains a model whose label is a latent site (such as "
+            "semi_supervised_vae); this model has none"
+        )
+
+
 class Trainer:
     """Owns the training state of one pair: its strategy, epoch, history and best parameters.
 
@@ -87,6 +106,7 @@ class Trainer:
         check_batch(world, config.batch_size)
         check_fields(data, "the dataset given to the trainer")
         check_fit(data, pair.model_contract)
+        check_partial_labels(data, config, pair.model_contract)
         self.pair, self.data, self.config, self.world = pair, data, config, world
         self.verbose = verbose and world.main
         self.device = pair.device
