@@ -43,7 +43,7 @@ class SemiSupervisedEncoder(AmortizedGuide):
     ):
         if num_classes is None:
             raise ConfigError("the semi-supervised encoder needs class labels (num_classes): the data has none")
-        super().__init__(x_shape, latent_dim, encoder, 2, condition_dim=num_classes)
+        super().__init__(x_shape, latent_dim, encoder, 2 * latent_dim, condition_dim=num_classes)
         self.num_classes, self.min_scale = num_classes, min_scale
         self.classifier = build_network(classifier, self.x_shape, (num_classes,), 0, "guide.classifier")
 

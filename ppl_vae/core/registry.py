@@ -119,7 +119,9 @@ class Registry:
 
     def modules(self) -> dict[str, str]:
         """Where each name is defined: the built-in module, or the module of a registered constructor."""
-        found = {name: constructor.__module__ for name, constructor in self._entries.items()}
+        found = {
+            name: constructor.__module__ or "(code run without a module)" for name, constructor in self._entries.items()
+        }
         return {name: found.get(name) or self._builtins[name] for name in self.names()}
 
 
