@@ -71,7 +71,9 @@ class LabelConditionedVAE(LatentVariableModel):
         self.prior_by_label = bool(prior_by_label)
         if self.prior_by_label:  # refuses a prior of one part, or whose parts cannot be sampled
             first = torch.zeros(1, dtype=torch.int64)
-            check_sampled(lambda: self.latent_prior.for_labels(first, num_classes), "the prior's part of a class")
+            name = prior if isinstance(prior, str) else prior.get("name") if isinstance(prior, dict) else None
+            what = f"the part of a class of the prior '{name or type(self.latent_prior).__name__}'"
+            check_sampled(lambda: self.latent_prior.for_labels(first, num_classes), what)
         self.contract = self.declare({"likelihood": likelihood})
 
     def condition(self, y: Tensor | None, n: int) -> Tensor:
