@@ -156,6 +156,15 @@ def test_quality_of_a_conditional_aae_counts_the_classes_recognized_for_a_fixed_
     assert len(result["code_scale_ratio"]) == 2 and all(r > 0 for r in result["code_scale_ratio"])
 
 
+def test_the_discriminator_reads_the_labels_of_a_label_conditioned_model_unless_told_not_to():
+    assert prepare(experiment("conditional_aae_digits")).strategy.labels is True
+    assert (
+        prepare(experiment("conditional_aae_digits", "training.strategy.labels_to_discriminator=false")).strategy.labels
+        is False
+    )
+    assert prepare(experiment("aae_digits")).strategy.labels is False
+
+
 def test_style_grid_shares_z_across_classes_unless_the_prior_reads_labels(tmp_path):
     for overrides, shared in (([], True), (['model.prior="gaussian_mixture"', "model.prior_by_label=true"], False)):
         pair = prepare(experiment("conditional_aae_digits", *overrides)).pair

@@ -116,8 +116,12 @@ class AdversarialAutoencoder(Adversarial):
     discriminator at the full rate to keep up. ``discriminator_learning_rate`` and ``regularization_learning_rate``
     set them (a number: that rate).
 
-    ``labels_to_discriminator``: D also reads one_hot(y) (the paper's figure 4 set-up, with a
-    label-conditioned model whose prior is picked by label). ``step`` returns the reconstruction
+    ``labels_to_discriminator`` (default: whether the model is conditioned on labels): D also reads one_hot(y), so
+    that it tells prior draws from codes class by class, matching q(z | y) to p(z | y) for every class and not
+    only their mixture q(z) to p(z). With a prior picked by label it is the paper's figure 4 set-up; with a prior
+    that ignores the label it makes the code independent of the class (the style of a conditional AAE): without
+    it, a conditional AAE's codes match the prior in aggregate but keep part of the class, and one z decoded for
+    every class does not always give that class. ``step`` returns the reconstruction
     term, nats per example. ``training.beta`` and ``training.objective`` are not used; the
     validation figure is still the model's bound (the ELBO for a Gaussian encoder).
     """
@@ -130,7 +134,7 @@ class AdversarialAutoencoder(Adversarial):
         discriminator: Any = None,
         discriminator_learning_rate: float | None = None,
         regularization_learning_rate: float | None = None,
-        labels_to_discriminator: bool = False,
+        labels_to_discriminator: bool | None = None,
     ):
         refuse_implicit(pair, "aae")
         pairing = checked_pairing(pair)
@@ -142,9 +146,10 @@ class AdversarialAutoencoder(Adversarial):
                 f"but model '{pair.model_name}' with guide '{pair.guide_name}' has latent sites {found}; train it "
                 "with training.strategy = 'svi'"
             )
-        self.labels = bool(labels_to_discriminator)
         classes = getattr(pair.model, "num_classes", None)
-        if self.labels and (pair.model_contract.conditioning is not Conditioning.LABELS or classes is None):
+        by_label = pair.model_contract.conditioning is Conditioning.LABELS and classes is not None
+        self.labels = by_label if labels_to_discriminator is None else bool(labels_to_discriminator)
+        if self.labels and not by_label:
             raise ConfigError(
                 f"labels_to_discriminator needs a label-conditioned model with num_classes; model "
                 f"'{pair.model_name}' is not one"
