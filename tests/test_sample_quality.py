@@ -29,22 +29,22 @@ def _splits(x, y):
     return [Split(x[a:b], None if y is None else y[a:b]) for a, b in ((0, cut[0]), (cut[0], cut[1]), (cut[1], len(x)))]
 
 
-@register_dataset("test_vectors")
+@register_dataset("test_quality_vectors")
 def vectors(n: int = 300):
     """Binary vectors of 16 values, two classes: no images."""
     generator = torch.Generator().manual_seed(0)
     y = torch.randint(0, 2, (n,), generator=generator)
     x = (torch.rand(n, 16, generator=generator) < 0.2 + 0.6 * y[:, None]).to(torch.uint8)
-    return Dataset("test_vectors", *_splits(x, y), num_classes=2, levels=2, description="vectors")
+    return Dataset("test_quality_vectors", *_splits(x, y), num_classes=2, levels=2, description="vectors")
 
 
-@register_dataset("test_unlabelled_images")
+@register_dataset("test_quality_unlabelled")
 def unlabelled(n: int = 300):
     """Binary 1x8x8 images without labels."""
     generator = torch.Generator().manual_seed(0)
     x = (torch.rand(n, 1, 8, 8, generator=generator) < 0.3).to(torch.uint8)
     splits = _splits(x, None)
-    return Dataset("test_unlabelled_images", *splits, levels=2, description="no labels", image_shape=(1, 8, 8))
+    return Dataset("test_quality_unlabelled", *splits, levels=2, description="no labels", image_shape=(1, 8, 8))
 '''
 
 
@@ -112,14 +112,14 @@ def test_the_classifier_refuses_data_without_labels_and_vectors_in_one_sentence(
 
 
 def test_quality_refuses_a_run_without_images_and_notes_missing_labels(plugin, tmp_path, capsys):
-    vectors = run_on("test_vectors", plugin, tmp_path)
+    vectors = run_on("test_quality_vectors", plugin, tmp_path)
     capsys.readouterr()
     assert main(["quality", str(vectors), "--samples", "20", "--permutations", "5"]) == 1
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "generates vectors, not images" in error and "Traceback" not in error
     assert not list(vectors.glob("quality-*"))
 
-    images = run_on("test_unlabelled_images", plugin, tmp_path)
+    images = run_on("test_quality_unlabelled", plugin, tmp_path)
     assert main(["quality", str(images), "--samples", "20", "--permutations", "5"]) == 0
     assert "has no labels: the feature classifier" in capsys.readouterr().out
     result = json.loads((images / "quality-seed0-N20.json").read_text())

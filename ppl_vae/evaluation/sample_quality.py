@@ -13,7 +13,7 @@ samples alone give).
   sets of features (Heusel et al. 2017, eq. 6), computed by torchmetrics' ``FrechetInceptionDistance`` with
   this classifier as its feature network. Biased: it shrinks as the sample count grows, so compare it only
   at equal counts.
-- ``kernel_distance``: KID (Bińkowski et al. 2018, section 4): the unbiased MMD^2 with the cubic polynomial
+- ``kernel_distance``: KID (Bińkowski et al. 2018): the unbiased MMD^2 with the cubic polynomial
   kernel k(a, b) = (a.b / d + 1)^3, averaged over random subsets of the two sets (``kernel_distance_std``:
   its standard deviation over them), by torchmetrics' ``KernelInceptionDistance``. Unbiased: near 0 (and
   possibly negative) for two samples of one distribution, whatever their size.
@@ -131,7 +131,7 @@ def _radii(points: Tensor, k: int, chunk: int = 1000) -> Tensor:
 
 
 def precision_recall(samples: Tensor, real: Tensor, k: int = NEIGHBOURS) -> tuple[float, float]:
-    """Improved precision and recall (Kynkäänniemi et al. 2019, eq. 1-3) of feature rows ``samples`` (N, F)
+    """Improved precision and recall (Kynkäänniemi et al. 2019, eq. 1-2) of feature rows ``samples`` (N, F)
     against ``real`` (M, F), both more than ``k`` rows: (share of samples in the real manifold, share of real
     rows in the samples' manifold), each in [0, 1]."""
     _check_sets(samples, real)
