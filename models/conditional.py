@@ -33,6 +33,7 @@ from ppl_vae.core.sizes import check_latent_dim
 from ppl_vae.data.checks import one_hot_labels
 from ppl_vae.models.base import LatentVariableModel
 from ppl_vae.models.likelihood import likelihood_contract, make_likelihood
+from ppl_vae.models.priors import check_sampled
 from ppl_vae.networks import build_network
 
 
@@ -68,8 +69,11 @@ class LabelConditionedVAE(LatentVariableModel):
         super().__init__(x_shape, likelihood_module, latent_dim, decoder, condition_dim=num_classes, prior=prior)
         self.num_classes = num_classes
         self.prior_by_label = bool(prior_by_label)
-        if self.prior_by_label:
-            self.latent_prior.for_labels(torch.zeros(1, dtype=torch.int64), num_classes)  # refuses a prior of one part
+        if self.prior_by_label:  # refuses a prior of one part, or whose parts cannot be sampled
+            first = torch.zeros(1, dtype=torch.int64)
+            name = prior if isinstance(prior, str) else prior.get("name") if isinstance(prior, dict) else None
+            what = f"the part of a class of the prior '{name or type(self.latent_prior).__name__}'"
+            check_sampled(lambda: self.latent_prior.for_labels(first, num_classes), what)
         self.contract = self.declare({"likelihood": likelihood})
 
     def condition(self, y: Tensor | None, n: int) -> Tensor:

@@ -24,6 +24,7 @@ when ``components`` = C; a segment of the roll for the swiss roll).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import pyro.distributions as dist
@@ -135,12 +136,18 @@ def build_prior(spec: str | dict[str, Any] | Prior, latent_dim: int) -> Prior:
     else:
         table = as_table(spec, "model.prior")
         prior, name = construct(PRIORS, table, {"latent_dim": latent_dim}, "model.prior"), table["name"]
+    check_sampled(lambda: prior.distribution(2), f"the prior '{name}'")
+    return prior
+
+
+def check_sampled(distribution: Callable[[], dist.Distribution], what: str) -> None:
+    """Refuse, in one sentence naming ``what``, a distribution (made by ``distribution()``) that cannot be sampled;
+    draws nothing from the caller's random stream."""
     try:
-        with torch.random.fork_rng(devices=[]):  # the check draws nothing from the caller's random stream
-            prior.distribution(2).sample()
+        with torch.random.fork_rng(devices=[]):
+            distribution().sample()
     except NotImplementedError:
         raise ConfigError(
-            f"the prior '{name}' cannot be sampled: models draw their latents from it (prior samples, the draws an "
+            f"{what} cannot be sampled: models draw their latents from it (prior samples, the draws an "
             "adversarial autoencoder's discriminator learns from); give its distribution a sample method"
         ) from None
-    return prior

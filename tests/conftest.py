@@ -29,6 +29,16 @@ def _seed():
     yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _cache(tmp_path_factory):
+    """Trained feature classifiers go to one folder of the session, not the user's ~/.cache: trained once per test
+    session."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("PPL_VAE_CACHE", str(tmp_path_factory.mktemp("cache")))
+    yield
+    patch.undo()
+
+
 @pytest.fixture
 def fast_experiment():
     """The default experiment (digits, Bernoulli VAE) shrunk to train in about a second."""

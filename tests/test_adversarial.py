@@ -6,14 +6,17 @@ import json
 import math
 import re
 
+import pyro.distributions as dist
 import pytest
 import torch
 
 from ppl_vae.cli import main
 from ppl_vae.core.config import load_experiment
 from ppl_vae.core.errors import ConfigError, TrainingDiverged
+from ppl_vae.core.registry import register_prior
 from ppl_vae.evaluation.aggregate import aggregate_posterior_test
 from ppl_vae.infer.predictive import style_means
+from ppl_vae.models.priors import Prior, StandardNormal
 from ppl_vae.runs.prepare import prepare
 from ppl_vae.runs.training import resume, train_experiment
 from ppl_vae.train.checkpoint import load_checkpoint
@@ -64,14 +67,15 @@ def test_adversarial_runs_resume_exactly_with_the_discriminator_and_its_optimize
     assert rates == pytest.approx([1e-3 * 0.5**3])
 
 
-def test_aae_codes_move_towards_the_prior_during_training():
-    """MMD between the codes of the test digits and draws of the mixture prior, before and after training."""
-    prepared = prepare(experiment("aae_digits", "training.epochs=10"))
+def test_aae_codes_move_towards_the_prior_during_training(seed=0):
+    """MMD between the codes of the test digits and draws of the mixture prior, before and after 10 epochs: measured
+    over training seeds 0-5, it fell from 0.24-0.26 to at most 0.0025 (by 98 times or more); asserted: by 20."""
+    prepared = prepare(experiment("aae_digits", "training.epochs=10", f"training.seed={seed}"))
     test = prepared.data.test
     before = aggregate_posterior_test(prepared.pair, test.x, test.y, 100, seed=1)
     Trainer(prepared.pair, prepared.data, prepared.experiment.training, strategy=prepared.strategy, verbose=False).fit()
     after = aggregate_posterior_test(prepared.pair, test.x, test.y, 100, seed=1)
-    assert after.statistic < before.statistic / 3
+    assert after.statistic < before.statistic / 20
     assert before.p_value == pytest.approx(1 / 101)
 
 
@@ -132,11 +136,33 @@ def test_quality_measures_any_run_on_its_images(tmp_path, capsys):
     gan = train_experiment(experiment("gan_digits", "training.epochs=2"), tmp_path / "gan")
     assert main(["quality", str(gan), "--samples", "200", "--permutations", "20"]) == 0
     out = capsys.readouterr().out
-    assert "frechet_distance" in out and "no aggregate-posterior test" in out
+    assert "not comparable to FIDs" in out and "no aggregate-posterior test" in out
     result = json.loads((gan / "quality-seed0-N200.json").read_text())
     quality = result["sample_quality"]
     assert quality["frechet_distance"] > quality["frechet_distance_real"] > 0
+    assert quality["kernel_distance"] > 10 * abs(quality["kernel_distance_real"])
+    assert 0 <= quality["precision"] <= 1 and quality["precision_real"] > 0.8 and quality["recall_real"] > 0.8
+    assert quality["classifier_test_accuracy"] > 0.9 and quality["class_accuracy"] is None
     assert 0 <= quality["marginal_label_entropy"] <= quality["max_marginal_entropy"] == pytest.approx(math.log(10))
+
+
+def test_quality_of_a_conditional_aae_counts_the_classes_recognized_for_a_fixed_style(tmp_path, capsys):
+    run = train_experiment(experiment("conditional_aae_digits", "training.epochs=2", *CHEAP_REPORTS), tmp_path / "c")
+    assert main(["quality", str(run), "--samples", "200", "--permutations", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "code_scale_ratio" in out
+    result = json.loads((run / "quality-seed0-N200.json").read_text())
+    assert result["sample_quality"]["shared_style"] is True and 0 <= result["sample_quality"]["class_accuracy"] <= 1
+    assert len(result["code_scale_ratio"]) == 2 and all(r > 0 for r in result["code_scale_ratio"])
+
+
+def test_the_discriminator_reads_the_labels_of_a_label_conditioned_model_unless_told_not_to():
+    assert prepare(experiment("conditional_aae_digits")).strategy.labels is True
+    assert (
+        prepare(experiment("conditional_aae_digits", "training.strategy.labels_to_discriminator=false")).strategy.labels
+        is False
+    )
+    assert prepare(experiment("aae_digits")).strategy.labels is False
 
 
 def test_style_grid_shares_z_across_classes_unless_the_prior_reads_labels(tmp_path):
@@ -147,30 +173,52 @@ def test_style_grid_shares_z_across_classes_unless_the_prior_reads_labels(tmp_pa
         assert is_shared is shared and means.shape == (30, 1, 8, 8)
 
 
+class ScoredOnly(dist.TorchDistribution):
+    """A distribution of n vectors of ``latent_dim`` that can be scored but not sampled."""
+
+    arg_constraints: dict = {}
+    support = dist.constraints.real_vector
+
+    def __init__(self, n, latent_dim):
+        super().__init__(torch.Size([n]), torch.Size([latent_dim]), validate_args=False)
+
+    def log_prob(self, value):
+        return -0.5 * value.pow(2).sum(-1)
+
+    def expand(self, batch_shape, _instance=None):
+        return ScoredOnly(batch_shape[0], self.event_shape[0])
+
+
+@register_prior("test_scored_only")
+class ScoredOnlyPrior(Prior):
+    def distribution(self, n):
+        return ScoredOnly(n, self.latent_dim)
+
+
+@register_prior("test_scored_only_by_label")
+class ScoredOnlyByLabel(StandardNormal):
+    """Sampled as Normal(0, I), but its parts given to classes can only be scored."""
+
+    def for_labels(self, labels, num_classes):
+        return ScoredOnly(len(labels), self.latent_dim)
+
+
 def test_an_unsampleable_prior_is_refused_by_the_aae(tmp_path):
-    import pyro.distributions as dist
-
-    from ppl_vae.core.registry import register_prior
-    from ppl_vae.models.priors import Prior
-
-    class ScoredOnly(dist.TorchDistribution):
-        arg_constraints: dict = {}
-        support = dist.constraints.real_vector
-
-        def __init__(self, n, latent_dim, like):
-            self.like = like
-            super().__init__(torch.Size([n]), torch.Size([latent_dim]), validate_args=False)
-
-        def log_prob(self, value):
-            return -0.5 * value.pow(2).sum(-1)
-
-        def expand(self, batch_shape, _instance=None):
-            return ScoredOnly(batch_shape[0], self.event_shape[0], self.like)
-
-    @register_prior("test_scored_only")
-    class ScoredOnlyPrior(Prior):
-        def distribution(self, n):
-            return ScoredOnly(n, self.latent_dim, self.anchor)
-
     with pytest.raises(ConfigError, match="the prior 'test_scored_only' cannot be sampled.*discriminator"):
         prepare(experiment("aae_digits", 'model.prior="test_scored_only"'))
+
+
+def test_a_prior_by_label_that_the_discriminator_cannot_sample_is_one_sentence_before_any_run(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    overrides = [
+        *QUICK,
+        'model.prior="test_scored_only_by_label"',
+        "model.prior_by_label=true",
+        "training.strategy.labels_to_discriminator=true",
+    ]
+    assert main(["train", "conditional_aae_digits", "--run-dir", str(run_dir), *[f"--set={o}" for o in overrides]]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "Traceback" not in error
+    assert "the part of a class of the prior 'test_scored_only_by_label' cannot be sampled" in error
+    assert "discriminator learns from" in error
+    assert not run_dir.exists()

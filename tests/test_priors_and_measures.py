@@ -1,4 +1,4 @@
-"""Priors by name, the kernel two-sample test and the sample-quality arithmetic, against hand computations."""
+"""Priors by name, the kernel two-sample test and the sample-quality measures, against hand computations."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pyro
 import pytest
 import torch
 
-from ppl_vae.evaluation.sample_quality import entropies, frechet_distance
+from ppl_vae.evaluation.sample_quality import entropies, frechet_distance, kernel_distance, precision_recall
 from ppl_vae.evaluation.two_sample import mmd_test
 from ppl_vae.infer.objectives import make_objective
 from ppl_vae.models.bernoulli import BernoulliVAE
@@ -92,17 +92,57 @@ def test_mmd_permutation_p_values_reject_a_shift_and_are_calibrated_under_the_nu
 
 
 def test_frechet_distance_by_hand_for_a_shift_and_a_scaling():
-    rng = np.random.default_rng(0)
-    a = rng.normal(size=(500, 4)) @ rng.normal(size=(4, 4))
-    shift = np.array([1.0, -2.0, 0.5, 0.0])
-    assert frechet_distance(a, a + shift) == pytest.approx((shift**2).sum(), rel=1e-6)
-    mean, covariance = a.mean(0), np.cov(a, rowvar=False)
-    assert frechet_distance(a, 2 * a) == pytest.approx((mean**2).sum() + np.trace(covariance), rel=1e-6)
+    generator = torch.Generator().manual_seed(0)
+    a = torch.randn(500, 4, generator=generator, dtype=torch.float64) @ torch.randn(4, 4, generator=generator).double()
+    shift = torch.tensor([1.0, -2.0, 0.5, 0.0], dtype=torch.float64)
+    assert frechet_distance(a, a + shift) == pytest.approx(float((shift**2).sum()), rel=1e-6)
+    mean, covariance = a.mean(0), torch.cov(a.T)
+    assert frechet_distance(a, 2 * a) == pytest.approx(float((mean**2).sum() + covariance.trace()), rel=1e-6)
+
+
+def digits_halves(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The 8x8 digits' pixel vectors (64 values in [0, 16]) split at random into two halves."""
+    from sklearn.datasets import load_digits
+
+    pixels = torch.as_tensor(load_digits().data, dtype=torch.float64)
+    order = torch.randperm(len(pixels), generator=torch.Generator().manual_seed(seed))
+    return pixels[order[:300]], pixels[order[300:600]]
+
+
+def test_kernel_distance_is_unbiased_for_two_samples_of_the_digits_and_positive_against_noise():
+    """KID's mean over 20 random splits of the digits into two samples is within 3 standard errors of 0, where the
+    (biased) Fréchet distance of the same splits stays clearly positive; against uniform noise KID is positive by
+    many standard deviations."""
+    same, frechet = [], []
+    for seed in range(20):
+        a, b = digits_halves(seed)
+        same.append(kernel_distance(a, b, subsets=5, seed=seed)[0])
+        frechet.append(frechet_distance(a, b))
+    same = torch.tensor(same)
+    standard_error = float(same.std() / math.sqrt(len(same)))
+    assert abs(float(same.mean())) < 3 * standard_error
+    assert (same < 0).any() and (same > 0).any()
+    assert min(frechet) > 0
+    a, _ = digits_halves(0)
+    noise = 16 * torch.rand(300, 64, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    against_noise, spread = kernel_distance(noise, a, subsets=5, seed=0)
+    assert against_noise > 10 * float(same.std()) and against_noise > 3 * spread
+
+
+def test_precision_and_recall_by_hand_for_identical_distant_and_collapsed_samples():
+    generator = torch.Generator().manual_seed(0)
+    centres = 10 * torch.eye(4, dtype=torch.float64)
+    real = centres.repeat_interleave(50, 0) + torch.randn(200, 4, generator=generator, dtype=torch.float64)
+    assert precision_recall(real, real) == (1.0, 1.0)
+    assert precision_recall(real + 100, real) == (0.0, 0.0)
+    collapsed = real[:50]  # every sample from one of the four clusters
+    precision, recall = precision_recall(collapsed, real)
+    assert precision == 1.0 and 0.15 < recall < 0.3
 
 
 def test_label_entropies_of_confident_and_uniform_predictions():
-    one_hot = np.eye(4)[[0, 1, 2, 3, 0, 1, 2, 3]]
+    one_hot = torch.eye(4)[[0, 1, 2, 3, 0, 1, 2, 3]].double()
     assert entropies(one_hot) == pytest.approx((0.0, math.log(4)), abs=1e-9)
-    assert entropies(np.full((5, 4), 0.25)) == pytest.approx((math.log(4), math.log(4)))
-    collapsed = np.eye(4)[[2] * 8]
+    assert entropies(torch.full((5, 4), 0.25)) == pytest.approx((math.log(4), math.log(4)))
+    collapsed = torch.eye(4)[[2] * 8].double()
     assert entropies(collapsed) == pytest.approx((0.0, 0.0), abs=1e-9)

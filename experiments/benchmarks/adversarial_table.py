@@ -1,19 +1,20 @@
-"""The VAE, the adversarial autoencoder (Normal and mixture priors), the conditional AAE and the GAN,
-trained on the same data and compared by the same measures (``ppl_vae.commands.quality``).
+"""The VAE, the adversarial autoencoders (Normal, mixture and swiss-roll priors), the conditional AAE and the GAN,
+trained on the same data and compared by the same measures (``ppl_vae.commands.quality``), with the targets
+of each beside the VAE's figures measured in the same run.
 
-Rows (MNIST: 8-D codes, 784-500-500 MLPs for the VAE and the AAEs, the DCGAN-style conv GAN):
+Rows (MNIST: 784-500-500 MLPs for the VAE and the AAEs, the DCGAN-style conv GAN):
 
-- ``vae_mnist`` with 8 latents and the AAEs' epoch budget, ``aae_mnist``, ``aae_mixture_mnist``,
-  ``conditional_aae_mnist``, ``gan_mnist``, each as its experiment file says.
+- ``vae_mnist`` with 8 latents and the AAEs' epoch budget (the baseline), ``aae_mnist``, ``aae_mixture_mnist``,
+  ``conditional_aae_mnist``, ``aae_swiss_roll_mnist`` (2-D code), ``gan_mnist``, each as its experiment file says.
 
-Columns: training time on this machine; the test importance-weighted log-likelihood (K from the
-experiment; none for the GAN, an implicit model); MMD^2 between test codes and prior draws and its
-permutation p-value (none for the GAN); the Fréchet distance of the samples to real test images in the
-features of a small classifier trained on the real training images (one classifier for every row; not
-comparable to published FIDs), beside the distance of real training images (the floor); the
-classifier's mean label entropy of the samples and the entropy of their average label (log 10 = 2.303
-at most). The conditional AAE draws one sample per test label, so its label entropies are not
-comparable with the unconditional rows'.
+Columns: training time on this machine; the test importance-weighted log-likelihood (K from the experiment;
+none for the GAN, an implicit model); MMD^2 between test codes and prior draws and its ratio to the VAE's;
+the smallest and largest ratio of the codes' standard deviation to the prior's, over the latents; in the
+features of a small conv classifier trained on the real training images (one for every row; not Inception:
+not comparable to published FIDs): the Fréchet distance of the samples to real test images and its ratio to
+the VAE's, KID, precision and recall; for the conditional rows, how often the classifier names the class an
+image was decoded for, one z decoded for every class. The classifier's test accuracy and the real training
+images' figures (the floor) are printed above the table, the targets below it.
 
     python experiments/benchmarks/adversarial_table.py               # MNIST, needs ../shared/data
     python experiments/benchmarks/adversarial_table.py --tiny        # digits, 2 epochs (the test suite)
@@ -31,15 +32,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import data_dir_override, trained_once  # noqa: E402
 
 from ppl_vae.commands.quality import run_quality  # noqa: E402
-from ppl_vae.evaluation.sample_quality import FeatureClassifier  # noqa: E402
+from ppl_vae.evaluation.feature_classifier import FeatureClassifier, feature_classifier  # noqa: E402
 from ppl_vae.runs.trained import load_trained  # noqa: E402
 
+SWISS_ROLL_BY_LABEL = [
+    'model.prior="swiss_roll"',
+    "model.prior_by_label=true",
+    "training.strategy.labels_to_discriminator=true",
+]
 ROWS = {
     "mnist": [
-        ("VAE", "vae_mnist", ["model.latent_dim=8", "training.epochs=20", "training.patience=0"]),
+        ("VAE", "vae_mnist", ["model.latent_dim=8", "training.epochs=10", "training.patience=0"]),
         ("AAE, Normal prior", "aae_mnist", []),
         ("AAE, mixture prior", "aae_mixture_mnist", []),
         ("conditional AAE", "conditional_aae_mnist", []),
+        ("AAE, swiss roll by label", "aae_swiss_roll_mnist", []),
         ("GAN", "gan_mnist", []),
     ],
     "digits": [
@@ -47,6 +54,7 @@ ROWS = {
         ("AAE, Normal prior", "aae_digits", ['model.prior="normal"']),
         ("AAE, mixture prior", "aae_digits", []),
         ("conditional AAE", "conditional_aae_digits", []),
+        ("AAE, swiss roll by label", "conditional_aae_digits", SWISS_ROLL_BY_LABEL),
         ("GAN", "gan_digits", []),
     ],
 }
@@ -60,7 +68,8 @@ def row_of(label: str, run_dir: Path, samples: int, classifier: FeatureClassifie
     measured = run_quality(run, samples, seed=0, classifier=classifier)
     iw = summary.get("test_importance_weighted") or {}
     quality, mmd = measured["sample_quality"] or {}, measured["aggregate_posterior_mmd"] or {}
-    row = {
+    ratios = measured["code_scale_ratio"] or [None]
+    return {
         "system": label,
         "experiment": summary["experiment"],
         "epochs": summary["epochs_run"],
@@ -69,13 +78,27 @@ def row_of(label: str, run_dir: Path, samples: int, classifier: FeatureClassifie
         "iw_samples": iw.get("iw_samples"),
         "mmd": mmd.get("statistic"),
         "mmd_p_value": mmd.get("p_value"),
-        "frechet_distance": quality.get("frechet_distance"),
-        "frechet_distance_real": quality.get("frechet_distance_real"),
-        "label_entropy": quality.get("label_entropy"),
-        "marginal_label_entropy": quality.get("marginal_label_entropy"),
+        "code_scale_min": None if ratios[0] is None else min(ratios),
+        "code_scale_max": None if ratios[0] is None else max(ratios),
+        **{key: quality.get(key) for key in QUALITY_KEYS},
         "measure_seconds": round(time.perf_counter() - start, 1),
     }
-    return row
+
+
+QUALITY_KEYS = (
+    "frechet_distance",
+    "frechet_distance_real",
+    "kernel_distance",
+    "kernel_distance_real",
+    "precision",
+    "recall",
+    "precision_real",
+    "recall_real",
+    "label_entropy",
+    "marginal_label_entropy",
+    "classifier_test_accuracy",
+    "class_accuracy",
+)
 
 
 def shown(value, spec: str) -> str:
@@ -83,19 +106,65 @@ def shown(value, spec: str) -> str:
     return format("—", ">" + spec.split(".")[0]) if value is None else format(value, spec)
 
 
+def ratio(value: float | None, baseline: float | None) -> float | None:
+    return None if value is None or not baseline else value / baseline
+
+
 def print_table(rows: list[dict]) -> None:
+    vae = rows[0]
     print(
-        f"{'system':<20} {'epochs':>6} {'train s':>8} {'IW LL':>8} {'MMD^2':>8} {'p':>6} {'FD':>7} "
-        f"{'FD real':>7} {'H(y|x)':>6} {'H(y)':>6}"
+        f"feature classifier: test accuracy {vae['classifier_test_accuracy']:.4f}; real training images against the "
+        f"test images: FD {vae['frechet_distance_real']:.2f}, KID {vae['kernel_distance_real']:.2f}, precision "
+        f"{vae['precision_real']:.3f}, recall {vae['recall_real']:.3f} (not Inception features: not FIDs)"
+    )
+    print(
+        f"{'system':<25} {'epochs':>6} {'train s':>8} {'IW LL':>8} {'MMD^2':>8} {'xVAE':>6} {'sd min':>6} "
+        f"{'sd max':>6} {'FD':>7} {'xVAE':>5} {'KID':>8} {'prec':>5} {'recall':>6} {'class':>5}"
     )
     for r in rows:
         print(
-            f"{r['system']:<20} {r['epochs']:>6} {r['train_seconds']:>8.0f} "
-            f"{shown(r['iw_log_likelihood_nats'], '8.2f')} "
-            f"{shown(r['mmd'], '8.4f')} {shown(r['mmd_p_value'], '6.3f')} {shown(r['frechet_distance'], '7.2f')} "
-            f"{shown(r['frechet_distance_real'], '7.2f')} {shown(r['label_entropy'], '6.3f')} "
-            f"{shown(r['marginal_label_entropy'], '6.3f')}"
+            f"{r['system']:<25} {r['epochs']:>6} {r['train_seconds']:>8.0f} "
+            f"{shown(r['iw_log_likelihood_nats'], '8.2f')} {shown(r['mmd'], '8.4f')} "
+            f"{shown(ratio(r['mmd'], vae['mmd']), '6.2f')} {shown(r['code_scale_min'], '6.2f')} "
+            f"{shown(r['code_scale_max'], '6.2f')} {shown(r['frechet_distance'], '7.2f')} "
+            f"{shown(ratio(r['frechet_distance'], vae['frechet_distance']), '5.2f')} "
+            f"{shown(r['kernel_distance'], '8.2f')} {shown(r['precision'], '5.3f')} {shown(r['recall'], '6.3f')} "
+            f"{shown(r['class_accuracy'], '5.3f')}"
         )
+
+
+def targets(rows: list[dict]) -> list[str]:
+    """One line per target of the AAE and GAN rows against the VAE's (the first row): met or missed, with the
+    figures."""
+    vae, lines = rows[0], []
+
+    def line(system: str, what: str, met: bool) -> None:
+        lines.append(f"{'met   ' if met else 'MISSED'} {system}: {what}")
+
+    for r in rows[1:]:
+        if r["mmd"] is not None:
+            line(r["system"], f"MMD^2 {r['mmd']:.4f} <= 2 x the VAE's {vae['mmd']:.4f}", r["mmd"] <= 2 * vae["mmd"])
+            spread = f"codes' sd / prior's in [{r['code_scale_min']:.2f}, {r['code_scale_max']:.2f}] within [0.7, 1.3]"
+            line(r["system"], spread, 0.7 <= r["code_scale_min"] and r["code_scale_max"] <= 1.3)
+            fd = r["frechet_distance"]
+            line(
+                r["system"],
+                f"FD {fd:.2f} <= 1.5 x the VAE's {vae['frechet_distance']:.2f}",
+                fd <= 1.5 * vae["frechet_distance"],
+            )
+        if r["class_accuracy"] is not None:
+            line(
+                r["system"],
+                f"class recognized for a fixed z {r['class_accuracy']:.3f} >= 0.95",
+                r["class_accuracy"] >= 0.95,
+            )
+        if r["mmd"] is None and r["precision"] is not None:
+            line(
+                r["system"],
+                f"precision {r['precision']:.3f} > the VAE's {vae['precision']:.3f}",
+                r["precision"] > vae["precision"],
+            )
+    return lines
 
 
 def main() -> int:
@@ -121,9 +190,10 @@ def main() -> int:
     for i, (label, name, extra) in enumerate(ROWS[args.source]):
         run_dir = trained_once(name, out / f"{i}-{name}", [*extra, *overrides])
         if classifier is None:
-            classifier = FeatureClassifier(load_trained(run_dir, "cpu").images(), seed=0)
+            classifier = feature_classifier(load_trained(run_dir, "cpu").images(), seed=0)
         rows.append(row_of(label, run_dir, args.samples, classifier))
     print_table(rows)
+    print("\n".join(targets(rows)))
     (out / "adversarial_table.json").write_text(json.dumps(rows, indent=2) + "\n")
     print(f"wrote {out / 'adversarial_table.json'}")
     return 0

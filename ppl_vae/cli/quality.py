@@ -7,8 +7,9 @@ import argparse
 from ppl_vae.cli.common import add_device, print_table
 
 HELP = (
-    "sample quality (Fréchet distance in a small classifier's features, label entropies) and the "
-    "aggregate posterior's distance from the prior (MMD, permutation p-value)"
+    "sample quality (Fréchet and kernel distances, precision and recall in the features of a small classifier of "
+    "the real images; not Inception FIDs) and the aggregate posterior's distance from the prior (MMD, permutation "
+    "p-value, the codes' spread per latent)"
 )
 
 
@@ -28,6 +29,9 @@ def run(args: argparse.Namespace) -> None:
         if result[key] is not None:
             print(f"{key}:")
             print_table(result[key])
+    if result["code_scale_ratio"] is not None:
+        print("code_scale_ratio (codes' standard deviation over the prior's, per latent):")
+        print("  " + " ".join(f"{ratio:.2f}" for ratio in result["code_scale_ratio"]))
     for note in result["notes"]:
         print(note)
     print(f"wrote {path}")

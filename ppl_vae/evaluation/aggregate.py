@@ -44,6 +44,12 @@ def code_and_prior_draws(
     return torch.cat(codes), torch.cat(drawn)
 
 
+def code_scale_ratios(codes: Tensor, drawn: Tensor) -> list[float]:
+    """Per latent, the standard deviation of ``codes`` (N, latent_dim) over that of the prior draws ``drawn``
+    (M, latent_dim): 1 where the aggregate posterior spreads as the prior does, above 1 where it spreads wider."""
+    return (codes.double().std(0) / drawn.double().std(0)).tolist()
+
+
 def aggregate_posterior_test(
     pair: Pair, x: Tensor, y: Tensor | None = None, permutations: int = 200, seed: int = 0
 ) -> TwoSampleTest:

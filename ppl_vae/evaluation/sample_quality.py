@@ -1,136 +1,238 @@
-r"""Sample quality and diversity, in the feature space of a small classifier trained on the real data.
+r"""Sample quality (fidelity) and diversity, in the features of a small classifier trained on the real images.
 
-The classifier is scikit-learn's ``MLPClassifier`` (one hidden layer of 256 ReLU units, early
-stopping on a tenth of its training images) fitted to at most 20,000 training images and their
-labels; its hidden layer is the feature space. Samples are the model's means of p(x | z, y),
-z ~ p(z) (the images x = G(z) of a GAN), as the figures show them; a label-conditioned model
-draws one per label of the real test images compared. The real images are the data before any
-binarization (``TrainedRun.images``), so that runs of every likelihood meet the same reference.
+The feature space is the hidden layer of :class:`~ppl_vae.evaluation.feature_classifier.FeatureClassifier`,
+a small convolutional classifier trained once per dataset on its real training images (its test accuracy is
+reported beside the figures). Samples are the model's means of p(x | z, y), z ~ p(z) (the images
+x = G(z) of a GAN), as the figures show them; a label-conditioned model draws one per label of the real
+test images compared. Real images are the data before any binarization (``TrainedRun.images``), so that runs
+of every likelihood meet the same reference. Every distance is measured twice: samples against real test
+images, and real *training* images against the same test images (``*_real``: the floor that finite
+samples alone give).
 
-- ``frechet_distance``: the Fréchet distance between Gaussians fitted to the features of the
-  samples and of as many real test images, |m_1 - m_2|^2 + tr(S_1 + S_2 - 2 (S_1 S_2)^{1/2})
-  (Heusel et al. 2017). This is the MNIST analogue of FID: its feature space is this small
-  classifier, not Inception, so it is **not comparable to published FIDs**, only between runs
-  measured by the same classifier (same data, seed and sample count). ``frechet_distance_real``
-  is the distance between as many real *training* images and the test images: the floor that
-  sampling noise alone gives.
-- ``label_entropy``: the mean entropy of the classifier's p(y | x) over samples, nats (low: each
-  sample looks like one class); ``marginal_label_entropy``: the entropy of their average p(y),
-  nats (high, up to log C: the samples cover the classes). Both also for the real test images.
+- ``frechet_distance``: |m_1 - m_2|^2 + tr(S_1 + S_2 - 2 (S_1 S_2)^{1/2}) between Gaussians fitted to the two
+  sets of features (Heusel et al. 2017, eq. 6), computed by torchmetrics' ``FrechetInceptionDistance`` with
+  this classifier as its feature network. Biased: it shrinks as the sample count grows, so compare it only
+  at equal counts.
+- ``kernel_distance``: KID (Bińkowski et al. 2018): the unbiased MMD^2 with the cubic polynomial
+  kernel k(a, b) = (a.b / d + 1)^3, averaged over random subsets of the two sets (``kernel_distance_std``:
+  its standard deviation over them), by torchmetrics' ``KernelInceptionDistance``. Unbiased: near 0 (and
+  possibly negative) for two samples of one distribution, whatever their size.
+- ``precision`` and ``recall`` (Kynkäänniemi et al. 2019, section 2): the share of samples that fall inside
+  the real images' manifold (the union of balls around each real feature vector reaching its k-th nearest
+  real neighbour, k = 3), and the share of real images inside the samples' manifold. Precision is fidelity
+  (samples look like data), recall diversity (the data's variety is covered).
+- ``label_entropy``: the mean entropy of the classifier's p(y | x) over samples, nats (low: each looks like
+  one class); ``marginal_label_entropy``: the entropy of their average p(y), nats (up to log C: they cover
+  the classes).
+- ``class_accuracy`` (label-conditioned models only): decode each of ``samples / C`` draws z ~ p(z) for every
+  class (the style-by-class grid) and count how often the classifier names the class it was decoded for
+  (``shared_style``: whether one z served every class; a prior picked by label draws one per class).
+
+**These are not FIDs.** The features are this small classifier's, not Inception's: figures compare runs
+measured with the same classifier, data, seed and sample count, never published FIDs.
+
+FID and KID come from torchmetrics (``pip install 'ppl_vae[quality]'``). Precision and recall are computed
+here: torchmetrics has none, and torch-fidelity's imports torchvision, which does not install beside every
+torch build.
 """
 
 from __future__ import annotations
 
+import math
+import warnings
 from dataclasses import asdict, dataclass
 
-import numpy as np
-from torch import Tensor
+import torch
+from torch import Tensor, nn
 
 from ppl_vae.core.contract import Conditioning
 from ppl_vae.core.errors import MeasureError
 from ppl_vae.data.containers import Dataset
 from ppl_vae.data.provenance import random_subset
+from ppl_vae.evaluation.feature_classifier import FeatureClassifier, feature_classifier
 from ppl_vae.infer.pair import Pair
-from ppl_vae.infer.predictive import prior_means
+from ppl_vae.infer.predictive import prior_means, style_means
 
-HIDDEN_UNITS = 256
-TRAINING_IMAGES = 20000
-
-
-class FeatureClassifier:
-    """The classifier of the module text, fitted to ``data``'s training split with ``seed``."""
-
-    def __init__(self, data: Dataset, seed: int = 0):
-        from sklearn.neural_network import MLPClassifier
-
-        if data.num_classes is None or data.train.y is None:
-            raise MeasureError(f"dataset {data.name} has no labels: no classifier, so no sample-quality measures")
-        train, _ = random_subset(data.train, TRAINING_IMAGES, seed)
-        self.model = MLPClassifier(
-            (HIDDEN_UNITS,), early_stopping=True, max_iter=100, random_state=seed, validation_fraction=0.1
-        ).fit(flat(train.x), train.y.cpu().numpy())
-        self.num_classes = data.num_classes
-
-    def features(self, images: np.ndarray) -> np.ndarray:
-        """Hidden-layer activations (N, 256) of flattened images (N, D)."""
-        return np.maximum(images @ self.model.coefs_[0] + self.model.intercepts_[0], 0)
-
-    def probabilities(self, images: np.ndarray) -> np.ndarray:
-        """p(y | x) (N, C) over every class of the data (classes missing from its training images get 0)."""
-        result = np.zeros((len(images), self.num_classes))
-        result[:, self.model.classes_] = self.model.predict_proba(images)
-        return result
+NEIGHBOURS = 3  # k of the precision/recall manifolds (Kynkäänniemi et al. 2019 use 3)
+KID_SUBSETS, KID_SUBSET_SIZE = 100, 1000  # Bińkowski et al. 2018's subsets
 
 
-def flat(images: Tensor) -> np.ndarray:
-    """Images (N, *x_shape) as float64 rows (N, D) on the CPU."""
-    return images.reshape(len(images), -1).double().cpu().numpy()
+class Precomputed(nn.Module):
+    """The identity on feature vectors (N, ``num_features``): lets torchmetrics' metrics take features that were
+    computed once (by the classifier) instead of computing them again for each metric."""
+
+    def __init__(self, num_features: int):
+        super().__init__()
+        self.num_features = num_features
+
+    def forward(self, features: Tensor) -> Tensor:
+        return features
 
 
-def psd_root(matrix: np.ndarray) -> np.ndarray:
-    """The symmetric square root of a symmetric positive semi-definite matrix (negative rounding clipped)."""
-    values, vectors = np.linalg.eigh(matrix)
-    return (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
+def _image_metrics():
+    """torchmetrics' image module; a MeasureError naming the install when it is missing."""
+    try:
+        from torchmetrics.image import fid, kid
+    except ImportError:
+        raise MeasureError(
+            "the sample-quality measures need torchmetrics: pip install 'ppl_vae[quality]' "
+            "(or pip install torchmetrics)"
+        ) from None
+    return fid, kid
 
 
-def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """Fréchet distance between Gaussians fitted to feature rows ``a`` (N, F) and ``b`` (M, F).
-
-    tr (S_a S_b)^{1/2} is computed as tr (S_a^{1/2} S_b S_a^{1/2})^{1/2}, a symmetric PSD root, which stays
-    real and finite when dead features make the covariances singular."""
-    mean_a, mean_b = a.mean(0), b.mean(0)
-    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    root_a = psd_root(cov_a)
-    cross = np.sqrt(np.clip(np.linalg.eigvalsh(root_a @ cov_b @ root_a), 0, None)).sum()
-    return float(((mean_a - mean_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * cross)
+def _check_sets(a: Tensor, b: Tensor) -> None:
+    if a.dim() != 2 or b.dim() != 2 or a.shape[1] != b.shape[1] or len(a) < 2 or len(b) < 2:
+        shapes = f"{tuple(a.shape)} and {tuple(b.shape)}"
+        raise ValueError(f"two sets of at least 2 feature rows (N, F) are needed, got {shapes}")
 
 
-def entropies(probabilities: np.ndarray) -> tuple[float, float]:
-    """(mean entropy of the rows, entropy of their mean), nats."""
+def frechet_distance(samples: Tensor, real: Tensor) -> float:
+    """Fréchet distance between Gaussians fitted to feature rows ``samples`` (N, F) and ``real`` (M, F), in squared
+    feature units (torchmetrics, float64)."""
+    _check_sets(samples, real)
+    fid, _ = _image_metrics()
+    metric = fid.FrechetInceptionDistance(feature=Precomputed(real.shape[1]), normalize=True)
+    metric.update(real.double(), real=True)
+    metric.update(samples.double(), real=False)
+    return float(metric.compute())
 
-    def entropy(p: np.ndarray) -> np.ndarray:
-        return -(p * np.log(np.clip(p, 1e-12, 1))).sum(-1)
+
+def kernel_distance(
+    samples: Tensor, real: Tensor, subsets: int = KID_SUBSETS, subset_size: int | None = None, seed: int = 0
+) -> tuple[float, float]:
+    """KID between feature rows ``samples`` (N, F) and ``real`` (M, F): (mean, standard deviation) of the unbiased
+    MMD^2 over ``subsets`` random subsets of ``subset_size`` rows of each (default min(1000, half the smaller
+    set), so that subsets differ), drawn with ``seed`` (torchmetrics, float64)."""
+    _check_sets(samples, real)
+    _, kid = _image_metrics()
+    size = subset_size or min(KID_SUBSET_SIZE, max(2, min(len(samples), len(real)) // 2))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*will save all extracted features.*")
+        metric = kid.KernelInceptionDistance(
+            feature=Precomputed(real.shape[1]), subsets=subsets, subset_size=size, normalize=True
+        )
+    metric.update(real.double(), real=True)
+    metric.update(samples.double(), real=False)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        mean, std = metric.compute()
+    return float(mean), float(std)
+
+
+def _within_radii(points: Tensor, centres: Tensor, radii: Tensor, chunk: int = 1000) -> Tensor:
+    """For each row of ``points``, whether it lies within ``radii`` of at least one row of ``centres``."""
+    return torch.cat([(torch.cdist(p, centres) <= radii).any(1) for p in points.split(chunk)])
+
+
+def _radii(points: Tensor, k: int, chunk: int = 1000) -> Tensor:
+    """Distance from each row of ``points`` to its k-th nearest other row."""
+    return torch.cat([torch.cdist(p, points).kthvalue(k + 1, dim=1).values for p in points.split(chunk)])
+
+
+def precision_recall(samples: Tensor, real: Tensor, k: int = NEIGHBOURS) -> tuple[float, float]:
+    """Improved precision and recall (Kynkäänniemi et al. 2019, eq. 1-2) of feature rows ``samples`` (N, F)
+    against ``real`` (M, F), both more than ``k`` rows: (share of samples in the real manifold, share of real
+    rows in the samples' manifold), each in [0, 1]."""
+    _check_sets(samples, real)
+    if min(len(samples), len(real)) <= k:
+        raise ValueError(f"precision and recall with k = {k} need more than {k} rows in each set")
+    samples, real = samples.double(), real.double()
+    precision = _within_radii(samples, real, _radii(real, k)).double().mean()
+    recall = _within_radii(real, samples, _radii(samples, k)).double().mean()
+    return float(precision), float(recall)
+
+
+def entropies(probabilities: Tensor) -> tuple[float, float]:
+    """(mean entropy of the rows of ``probabilities`` (N, C), entropy of their mean), nats."""
+
+    def entropy(p: Tensor) -> Tensor:
+        return -(p * p.clamp(1e-12, 1).log()).sum(-1)
 
     return float(entropy(probabilities).mean()), float(entropy(probabilities.mean(0)))
 
 
 @dataclass(frozen=True)
 class SampleQuality:
-    """The measures of the module text (distances in feature units squared, entropies in nats)."""
+    """The measures of the module text: distances in the classifier's squared feature units, precision, recall
+    and accuracies as shares in [0, 1], entropies in nats. ``class_accuracy`` and ``shared_style`` are None for
+    models that do not read labels."""
 
     samples: int
     frechet_distance: float
     frechet_distance_real: float
+    kernel_distance: float
+    kernel_distance_std: float
+    kernel_distance_real: float
+    precision: float
+    recall: float
+    precision_real: float
+    recall_real: float
     label_entropy: float
     marginal_label_entropy: float
     real_label_entropy: float
     real_marginal_label_entropy: float
     max_marginal_entropy: float
+    classifier_test_accuracy: float
+    class_accuracy: float | None
+    shared_style: bool | None
+    features: str
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
+def class_accuracy(pair: Pair, classifier: FeatureClassifier, samples: int, seed: int) -> tuple[float, bool]:
+    """(Share of decoded images the classifier names as the class they were decoded for, whether each z served
+    every class) over ``samples // C`` draws z ~ p(z), each decoded for every class C of a label-conditioned model."""
+    classes = classifier.num_classes
+    per_class = max(1, samples // classes)
+    labels = torch.arange(classes).repeat_interleave(per_class)
+    means, shared = style_means(pair, labels, per_class, seed)
+    _, probabilities = classifier.apply(means.cpu())
+    return float((probabilities.argmax(-1) == labels).double().mean()), shared
+
+
 def sample_quality(
     pair: Pair, data: Dataset, samples: int = 2000, seed: int = 0, classifier: FeatureClassifier | None = None
 ) -> SampleQuality:
-    """The measures for ``samples`` draws of ``pair``'s model against as many real test images of ``data``."""
-    classifier = classifier or FeatureClassifier(data, seed)
+    """The measures for ``samples`` draws of ``pair``'s model against as many real test images of ``data`` (labelled
+    images in [0, 1]). ``classifier``: the feature classifier of ``data`` (default: the cached one,
+    :func:`~ppl_vae.evaluation.feature_classifier.feature_classifier`).
+
+    Raises MeasureError for vector data, data without labels, or without torchmetrics."""
+    classifier = classifier or feature_classifier(data, seed)
+    _image_metrics()
     test, _ = random_subset(data.test, samples, seed)
     train, _ = random_subset(data.train, len(test), seed + 1)
-    labels = test.y.cpu() if pair.model_contract.conditioning is Conditioning.LABELS else None
-    drawn = flat(prior_means(pair, len(test), labels, seed))
-    real, reference = flat(test.x), flat(train.x)
-    drawn_label, drawn_marginal = entropies(classifier.probabilities(drawn))
-    real_label, real_marginal = entropies(classifier.probabilities(real))
-    real_features = classifier.features(real)
+    conditioned = pair.model_contract.conditioning is Conditioning.LABELS
+    drawn = prior_means(pair, len(test), test.y.cpu() if conditioned else None, seed).cpu()
+    (fake, fake_p), (real, real_p) = classifier.apply(drawn), classifier.apply(test.x.cpu())
+    reference, _ = classifier.apply(train.x.cpu())
+    drawn_label, drawn_marginal = entropies(fake_p)
+    real_label, real_marginal = entropies(real_p)
+    kid, kid_std = kernel_distance(fake, real, seed=seed)
+    precision, recall = precision_recall(fake, real)
+    precision_real, recall_real = precision_recall(reference, real)
+    accuracy, shared = class_accuracy(pair, classifier, samples, seed) if conditioned else (None, None)
     return SampleQuality(
         samples=len(test),
-        frechet_distance=frechet_distance(classifier.features(drawn), real_features),
-        frechet_distance_real=frechet_distance(classifier.features(reference), real_features),
+        frechet_distance=frechet_distance(fake, real),
+        frechet_distance_real=frechet_distance(reference, real),
+        kernel_distance=kid,
+        kernel_distance_std=kid_std,
+        kernel_distance_real=kernel_distance(reference, real, seed=seed)[0],
+        precision=precision,
+        recall=recall,
+        precision_real=precision_real,
+        recall_real=recall_real,
         label_entropy=drawn_label,
         marginal_label_entropy=drawn_marginal,
         real_label_entropy=real_label,
         real_marginal_label_entropy=real_marginal,
-        max_marginal_entropy=float(np.log(classifier.num_classes)),
+        max_marginal_entropy=math.log(classifier.num_classes),
+        classifier_test_accuracy=classifier.test_accuracy,
+        class_accuracy=accuracy,
+        shared_style=shared,
+        features=f"a conv classifier's {classifier.num_features} hidden units (not Inception: not comparable to FIDs)",
     )
