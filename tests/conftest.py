@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pyro
@@ -21,6 +22,15 @@ FAST = [
     "evaluation.ppc_samples=5",
     "evaluation.ppc_examples=0",
 ]
+
+
+def pytest_configure(config):
+    """Under pytest-xdist each worker computes with one thread (and so do the commands it starts), so that the
+    workers share the cores instead of oversubscribing them."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        os.environ["OMP_NUM_THREADS"] = "1"
+        os.environ["MKL_NUM_THREADS"] = "1"
+        torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)
