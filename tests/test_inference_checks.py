@@ -16,7 +16,7 @@ from torch import nn
 
 from ppl_vae.core.contract import GuideContract
 from ppl_vae.core.inference_data import from_groups, group, group_names, pareto_khat, read_netcdf
-from ppl_vae.evaluation.gaps import inference_gaps
+from ppl_vae.evaluation.gaps import GapSettings, inference_gaps
 from ppl_vae.evaluation.sbc import (
     coverage,
     simulation_based_calibration,
@@ -148,7 +148,8 @@ def test_gaps_of_probabilistic_pca_match_the_closed_form():
     x = model.marginal().sample((12,)).detach()
     pair.check(x[:4])
     before = {k: v.clone() for k, v in pair.state_dict().items()}
-    gaps = inference_gaps(pair, x, iw_samples=300, learning_rate=0.05, check_every=25, tolerance=0.01, seed=0)
+    settings = GapSettings(iw_samples=300, learning_rate=0.05, check_every=25, tolerance=0.01, seed=0)
+    gaps = inference_gaps(pair, x, settings=settings)
     with torch.no_grad():
         exact = model.exact_log_likelihood(x)
         precision = torch.linalg.inv(model.exact_posterior(x).covariance_matrix)

@@ -16,7 +16,7 @@ from ppl_vae.commands.common import (
     trained,
 )
 from ppl_vae.core.errors import ConfigError, MeasureError, RunError
-from ppl_vae.evaluation.gaps import InferenceGaps, estimated_seconds, inference_gaps, require_family
+from ppl_vae.evaluation.gaps import GapSettings, InferenceGaps, estimated_seconds, inference_gaps, require_family
 from ppl_vae.report.gaps import gaps_files, write_gaps
 from ppl_vae.runs.lock import RunLock
 from ppl_vae.runs.trained import TrainedRun
@@ -54,15 +54,14 @@ def gaps(
     except MeasureError as error:
         raise RunError(f"{run.directory}: {error}") from None
     data, x, y, which = split_of(run, split, limit, seed)
-    estimate = estimated_seconds(
-        run.pair, x, y, iw_samples, learning_rate=learning_rate, max_steps=max_steps, seed=seed
-    )
+    settings = GapSettings(iw_samples, learning_rate=learning_rate, max_steps=max_steps, seed=seed)
+    estimate = estimated_seconds(run.pair, x, y, settings)
     doing = f"measuring the gaps of {len(x)} examples of {run.directory}"
     refuse_long(estimate, doing, yes, "ask for fewer examples with --limit or fewer --max-steps", LONG_CHECK_SECONDS)
     stem = output_stem("gaps", split, limit, seed, K=iw_samples)
     with RunLock(run.directory, "gaps"):
         start = time.perf_counter()
-        result = inference_gaps(run.pair, x, y, iw_samples, learning_rate=learning_rate, max_steps=max_steps, seed=seed)
+        result = inference_gaps(run.pair, x, y, settings)
         extra = {
             "run": str(run.directory),
             "split": split,

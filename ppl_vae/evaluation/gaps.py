@@ -26,7 +26,7 @@ goes on), or after ``max_steps``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pyro
 import torch
@@ -42,6 +42,32 @@ from ppl_vae.infer.sizing import DEFAULT_MAX_ELEMENTS, batches, chunk_sizes, wid
 from ppl_vae.infer.weights import log_weights, traced_log_weights
 
 MIN_SAMPLES_FOR_KHAT = 25
+
+
+@dataclass(frozen=True)
+class GapSettings:
+    """How :func:`inference_gaps` measures. ``iw_samples``: K draws of q and of q* behind each ELBO and log p̂(x);
+    ``particles``: reparameterized draws per optimization step; ``learning_rate``: Adam's, for q*'s parameters;
+    ``check_every``, ``check_particles``, ``tolerance`` (nats), ``max_steps``: the stopping rule (module docstring);
+    ``batch_size``: examples optimized together (fewer when their draws would exceed ``max_elements`` numbers in a
+    network); ``seed``: of the draws. Raises ``ValueError`` for a count below 1."""
+
+    iw_samples: int = 1000
+    particles: int = 10
+    learning_rate: float = 1e-2
+    check_every: int = 50
+    check_particles: int = 100
+    tolerance: float = 0.05
+    max_steps: int = 3000
+    batch_size: int = 500
+    max_elements: int = DEFAULT_MAX_ELEMENTS
+    seed: int = 0
+
+    def __post_init__(self):
+        for name in ("iw_samples", "particles", "check_every", "check_particles", "max_steps", "batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
 
 
 @dataclass
@@ -157,25 +183,17 @@ PLATEAUS = 2  # ... and stops when it stalls again after this many reductions
 
 
 def optimize_family(
-    pair: Pair,
-    x: Tensor,
-    y: Tensor | None,
-    particles: int = 10,
-    learning_rate: float = 1e-2,
-    check_every: int = 50,
-    check_particles: int = 100,
-    tolerance: float = 0.05,
-    max_steps: int = 3000,
-    seed: int = 0,
-    check_chunk: int | None = None,
+    pair: Pair, x: Tensor, y: Tensor | None, settings: GapSettings = GapSettings(), check_chunk: int | None = None
 ) -> tuple[Tensor, Tensor, Tensor]:
     """q*'s parameters for the examples ``x`` (n, *x_shape) on the pair's device, by Adam (Kingma & Ba 2015) per
     example: (params (n, outputs), steps each example took (n,), whether it stopped improving before ``max_steps``
-    (n,)). Every ``check_every`` steps each example's ELBO is estimated on the same ``check_particles`` random
-    numbers (``check_chunk`` draws per pass; default all at once), its best parameters kept; when an example's
-    ELBO rose by at most ``tolerance`` nats since the last check its learning rate is divided by 4, and after
-    :data:`PLATEAUS` such reductions it leaves the optimization (the others go on without it). Gradients reach
-    only q*'s parameters, never the pair's."""
+    (n,)), with ``settings.particles`` draws per step. Every ``check_every`` steps each example's ELBO is
+    estimated on the same ``check_particles`` random numbers (``check_chunk`` draws per pass; default all at once),
+    its best parameters kept; when an example's ELBO rose by at most ``tolerance`` nats since the last check its
+    learning rate is divided by 4, and after :data:`PLATEAUS` such reductions it leaves the optimization (the
+    others go on without it). Gradients reach only q*'s parameters, never the pair's."""
+    particles, learning_rate, check_every = settings.particles, settings.learning_rate, settings.check_every
+    check_particles, max_steps, seed = settings.check_particles, settings.max_steps, settings.seed
     check_chunk = check_chunk or check_particles
     guide, n = pair.guide, x.shape[0]
     with torch.no_grad():
@@ -206,7 +224,7 @@ def optimize_family(
         gain = elbo - best_elbo
         improved = gain > 0
         best[improved], best_elbo[improved] = params[improved], elbo[improved]
-        stalled = gain[active] <= tolerance
+        stalled = gain[active] <= settings.tolerance
         rates[active[stalled]] *= PLATEAU_FACTOR
         active = active[rates[active, 0] >= learning_rate * PLATEAU_FACTOR**PLATEAUS * 0.999]
     converged = torch.ones(n, dtype=torch.bool, device=params.device)
@@ -214,114 +232,64 @@ def optimize_family(
     return best, steps.cpu(), converged.cpu()
 
 
-def _layout(pair, x, y, iw_samples, particles, check_particles, batch_size, max_elements) -> tuple[int, int]:
+def _layout(pair: Pair, x: Tensor, y: Tensor | None, settings: GapSettings) -> tuple[int, int]:
     """(examples optimized together, draws per pass of a check or of the final estimates)."""
     width = max(x[0].numel(), widest_per_sample(pair, x, y))
-    batch = max(1, min(batch_size, x.shape[0], max_elements // (particles * width)))
-    return batch, chunk_sizes(batch, max(iw_samples, check_particles), width, max_elements)[1]
+    batch = max(1, min(settings.batch_size, x.shape[0], settings.max_elements // (settings.particles * width)))
+    draws = max(settings.iw_samples, settings.check_particles)
+    return batch, chunk_sizes(batch, draws, width, settings.max_elements)[1]
 
 
 PILOT_EXAMPLES = 16  # examples optimized to convergence to estimate the steps an example takes
 
 
 def estimated_seconds(
-    pair: Pair,
-    x: Tensor,
-    y: Tensor | None = None,
-    iw_samples: int = 1000,
-    particles: int = 10,
-    learning_rate: float = 1e-2,
-    check_every: int = 50,
-    check_particles: int = 100,
-    tolerance: float = 0.05,
-    max_steps: int = 3000,
-    batch_size: int = 500,
-    max_elements: int = DEFAULT_MAX_ELEMENTS,
-    seed: int = 0,
-    timed_steps: int = 5,
+    pair: Pair, x: Tensor, y: Tensor | None = None, settings: GapSettings = GapSettings(), timed_steps: int = 5
 ) -> float:
-    """About how many seconds :func:`inference_gaps` takes for ``x`` with these options: the first
+    """About how many seconds :func:`inference_gaps` takes for ``x`` with these settings: the first
     :data:`PILOT_EXAMPLES` examples are optimized to the stopping rule (their mean number of steps), and
     ``timed_steps`` steps of a whole first batch are timed; every example is counted at the pilot's mean steps,
     every check and the final estimates at the same cost per draw. Runs under
     :func:`~ppl_vae.core.devices.frozen`."""
     import time
 
-    batch, k_chunk = _layout(pair, x, y, iw_samples, particles, check_particles, batch_size, max_elements)
-    with frozen(seed, pair.device), pyro.validation_enabled(False):
+    batch, k_chunk = _layout(pair, x, y, settings)
+    timed = replace(
+        settings, check_every=timed_steps, check_particles=settings.particles, tolerance=math.inf, max_steps=timed_steps
+    )
+    with frozen(settings.seed, pair.device), pyro.validation_enabled(False):
         xs, ys = x[:batch].to(pair.device), None if y is None else y[:batch].to(pair.device)
         pilot = min(PILOT_EXAMPLES, batch)
-        _, steps, _ = optimize_family(
-            pair,
-            xs[:pilot],
-            None if ys is None else ys[:pilot],
-            particles,
-            learning_rate,
-            check_every,
-            check_particles,
-            tolerance,
-            max_steps,
-            seed,
-            k_chunk,
-        )
+        _, steps, _ = optimize_family(pair, xs[:pilot], None if ys is None else ys[:pilot], settings, k_chunk)
         start = time.perf_counter()
-        optimize_family(pair, xs, ys, particles, learning_rate, timed_steps, particles, math.inf, timed_steps)
-        per_draw = (time.perf_counter() - start) / ((timed_steps + 2) * particles * batch)  # two checks besides
+        optimize_family(pair, xs, ys, timed)
+        per_draw = (time.perf_counter() - start) / ((timed_steps + 2) * settings.particles * batch)  # two checks
     mean_steps, longest = steps.double().mean().item(), steps.max().item()
-    draws_per_example = mean_steps * particles + (longest / check_every + 1) * check_particles + 2 * iw_samples
+    checks = (longest / settings.check_every + 1) * settings.check_particles
+    draws_per_example = mean_steps * settings.particles + checks + 2 * settings.iw_samples
     return x.shape[0] * draws_per_example * per_draw
 
 
 def inference_gaps(
-    pair: Pair,
-    x: Tensor,
-    y: Tensor | None = None,
-    iw_samples: int = 1000,
-    particles: int = 10,
-    learning_rate: float = 1e-2,
-    check_every: int = 50,
-    check_particles: int = 100,
-    tolerance: float = 0.05,
-    max_steps: int = 3000,
-    batch_size: int = 500,
-    max_elements: int = DEFAULT_MAX_ELEMENTS,
-    seed: int = 0,
+    pair: Pair, x: Tensor, y: Tensor | None = None, settings: GapSettings = GapSettings()
 ) -> InferenceGaps:
-    """The gaps of every example of ``x`` (N, *x_shape) (``y``: labels of a label-conditioned model, or None).
-
-    ``iw_samples``: K draws of q and of q* behind each ELBO and log p̂(x); ``particles``: reparameterized draws per
-    optimization step; ``learning_rate``: Adam's; ``check_every``, ``check_particles``, ``tolerance``,
-    ``max_steps``: the stopping rule (module docstring); ``batch_size``: examples optimized together (fewer when
-    their draws would exceed ``max_elements`` numbers in a network). Runs under
-    :func:`~ppl_vae.core.devices.frozen`: the pair's parameters and the random streams are left as they were.
+    """The gaps of every example of ``x`` (N, *x_shape) (``y``: labels of a label-conditioned model, or None),
+    measured as ``settings`` (:class:`GapSettings`) say. Runs under :func:`~ppl_vae.core.devices.frozen`: the
+    pair's parameters and the random streams are left as they were.
     Raises :class:`MeasureError` for a pair whose guide is not an amortized family (:func:`require_family`).
 
     Reference: C. Cremer, X. Li, D. Duvenaud, Inference Suboptimality in Variational Autoencoders, ICML 2018.
     """
-    for value, name in ((iw_samples, "iw_samples"), (particles, "particles"), (max_steps, "max_steps")):
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
     guide = require_family(pair)
     device, n = pair.device, x.shape[0]
-    batch, k_chunk = _layout(pair, x, y, iw_samples, particles, check_particles, batch_size, max_elements)
+    batch, k_chunk = _layout(pair, x, y, settings)
+    iw_samples = settings.iw_samples
     results = {key: torch.empty(n, dtype=x.dtype) for key in ("log_p", "elbo", "elbo_star", "khat")}
     steps, converged = torch.empty(n, dtype=torch.long), torch.empty(n, dtype=torch.bool)
-    with frozen(seed, device), pyro.validation_enabled(False):
+    with frozen(settings.seed, device), pyro.validation_enabled(False):
         for s in batches(n, batch):
             xs, ys = x[s].to(device), None if y is None else y[s].to(device)
-            params, steps[s], converged[s] = optimize_family(
-                pair,
-                xs,
-                ys,
-                particles,
-                learning_rate,
-                check_every,
-                check_particles,
-                tolerance,
-                max_steps,
-                seed,
-                k_chunk,
-            )
+            params, steps[s], converged[s] = optimize_family(pair, xs, ys, settings, k_chunk)
             with torch.no_grad():
                 amortized, optimized = guide.distribution(guide.encode(xs, ys)), guide.distribution(params)
             log_w, mixed = _mixture_terms(pair, amortized, optimized, xs, ys, iw_samples, k_chunk)
