@@ -67,6 +67,28 @@ def test_adversarial_runs_resume_exactly_with_the_discriminator_and_its_optimize
     assert rates == pytest.approx([1e-3 * 0.5**3])
 
 
+def test_a_checkpoint_whose_strategy_does_not_fit_is_one_sentence_and_stays(tmp_path, capsys):
+    """A run trained with a discriminator blind to the labels, resumed with one that sees them (a wider
+    discriminator): one sentence naming the strategy and the checkpoint, and the checkpoint left as it was."""
+    run = tmp_path / "run"
+
+    def interrupt(trainer, record):
+        raise KeyboardInterrupt
+
+    blind = experiment("conditional_aae_digits", "training.strategy.labels_to_discriminator=false", *CHEAP_REPORTS)
+    with pytest.raises(KeyboardInterrupt):
+        train_experiment(blind, run, callbacks=[interrupt])
+    toml = run / "experiment.toml"
+    toml.write_text(toml.read_text().replace("labels_to_discriminator = false", "labels_to_discriminator = true"))
+    before = (run / "checkpoint.pt").read_bytes()
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run)]) != 0
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "Traceback" not in err
+    assert re.search(r"checkpoint .*checkpoint\.pt does not fit the experiment's training strategy 'aae'", err), err
+    assert (run / "checkpoint.pt").read_bytes() == before
+
+
 def test_aae_codes_move_towards_the_prior_during_training(seed=0):
     """MMD between the codes of the test digits and draws of the mixture prior, before and after 10 epochs: measured
     over training seeds 0-5, it fell from 0.24-0.26 to at most 0.0025 (by 98 times or more); asserted: by 20."""

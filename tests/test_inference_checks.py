@@ -219,8 +219,9 @@ def test_commands_write_their_files_and_say_what_they_measured(digits_run, capsy
         main(["gaps", run, "--limit", "10", "--iw-samples", "50", "--max-steps", "100", "--learning-rate", "0.05"]) == 0
     )
     out = capsys.readouterr().out
-    assert "amortization_gap" in out and "gaps-test-random10-seed0-K50.csv" in out
-    rows = np.loadtxt(digits_run.directory / "gaps-test-random10-seed0-K50.csv", delimiter=",", skiprows=1)
+    stem = "gaps-test-random10-seed0-K50-steps100-lr0.05"
+    assert "amortization_gap" in out and f"{stem}.csv" in out
+    rows = np.loadtxt(digits_run.directory / f"{stem}.csv", delimiter=",", skiprows=1)
     assert rows.shape == (10, 8) and np.allclose(rows[:, 4], rows[:, 1] - rows[:, 3], atol=1e-4)
 
 

@@ -13,14 +13,16 @@ import torch
 from torch import nn
 from torch.distributions import constraints
 
-from ppl_vae import GuideContract, ModelContract, Pair, PyroFunction
+from ppl_vae import GuideContract, ModelContract, Pair, PyroFunction, Trainer, TrainingConfig
 from ppl_vae.cli import main
 from ppl_vae.core.errors import ConfigError, PairingError
+from ppl_vae.data.containers import Dataset, Split
 from ppl_vae.evaluation.likelihood import importance_weighted_log_likelihood, likelihood_summary
 from ppl_vae.guides import GaussianEncoder
 from ppl_vae.guides.flow import FlowEncoder
 from ppl_vae.guides.full_covariance import FullCovarianceEncoder
-from ppl_vae.infer.objectives import make_objective
+from ppl_vae.infer.direct_elbo import DirectELBO, agrees_with_trace_elbo
+from ppl_vae.infer.objectives import make_objective, refuse_unreparameterized
 from ppl_vae.models import BernoulliVAE, LinearGaussianModel
 
 
@@ -161,20 +163,42 @@ def test_dreg_has_iwae_gradient_in_expectation_and_a_lower_variance_for_the_enco
     assert dreg_guide.var(0).sum() < 0.5 * iwae_guide.var(0).sum()
 
 
-def test_dreg_refuses_a_guide_that_is_not_reparameterized(tmp_path, capsys):
-    class Discrete(GaussianEncoder):
-        def distribution(self, params):
-            base = super().distribution(params)
-            return dist.Independent(dist.Normal(base.base_dist.loc, base.base_dist.scale), 1)
+class ScoreFunctionNormal(dist.Normal):
+    """A Normal drawn without reparameterization: its gradients can only come from its score function."""
 
-    from ppl_vae.infer.objectives import refuse_unreparameterized
+    has_rsample = False
 
-    pair = Pair(BernoulliVAE((6,), latent_dim=2), Discrete((6,), latent_dim=2))
-    pair.check(torch.zeros(8, 6))
-    refuse_unreparameterized("iwae_dreg", pair)  # a Normal is drawn by reparameterization: accepted
-    object.__setattr__(pair.pairing, "reparameterized", ())
+
+class ScoreFunctionEncoder(GaussianEncoder):
+    def distribution(self, params):
+        base = super().distribution(params).base_dist
+        return ScoreFunctionNormal(base.loc, base.scale).to_event(1)
+
+
+def test_dreg_refuses_a_guide_that_is_not_reparameterized():
+    x = torch.zeros(8, 6)
+    pair = Pair(BernoulliVAE((6,), latent_dim=2), GaussianEncoder((6,), latent_dim=2))
+    pair.check(x)
+    refuse_unreparameterized("iwae_dreg", pair)  # a Normal drawn by reparameterization: accepted
+    pair = Pair(BernoulliVAE((6,), latent_dim=2), ScoreFunctionEncoder((6,), latent_dim=2))
+    pair.check(x)
+    assert pair.pairing.reparameterized == ()
     with pytest.raises(ConfigError, match="objective 'iwae_dreg' differentiates through the guide's draws, but"):
         refuse_unreparameterized("iwae_dreg", pair)
+
+
+def test_a_guide_that_is_not_reparameterized_trains_by_pyros_route():
+    """The direct ELBO needs rsample: for a guide without it, SVI keeps Pyro's Trace_ELBO (score-function
+    gradients for the guide), and the encoder still learns."""
+    pair = Pair(BernoulliVAE((6,), latent_dim=2), ScoreFunctionEncoder((6,), latent_dim=2))
+    x = (torch.arange(6) < 3).float().expand(32, 6)
+    pair.check(x)
+    assert not agrees_with_trace_elbo(pair, DirectELBO(pair), x, None)
+    encoder = [p.detach().clone() for p in pair.guide.parameters()]
+    data = Dataset("halves", Split(x), Split(x[:8]), Split(x[:8]), levels=2, description="synthetic")
+    history = Trainer(pair, data, TrainingConfig(epochs=2, batch_size=16, learning_rate=1e-2), verbose=False).fit()
+    assert all(math.isfinite(record.train_objective) for record in history)
+    assert any(not torch.equal(a, b) for a, b in zip(encoder, pair.guide.parameters()))
 
 
 CHEAP = ["--set=training.epochs=1", "--set=training.device='cpu'", "--set=evaluation.iw_samples=20"]

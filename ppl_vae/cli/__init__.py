@@ -5,7 +5,8 @@ Heavy libraries (torch, Pyro, ArviZ, scikit-learn) load inside the commands that
 ``ppl-vae --help`` and ``ppl-vae list`` start fast. Every user error is one line,
 ``ppl-vae: error: <sentence>``; an error raised in a user's plugin is followed by its traceback.
 
-May import ``ppl_vae.commands`` and, for the few names it prints, what those return.
+May import every layer below it: mostly ``ppl_vae.commands``, and the few library names a command's
+arguments or printing need (loading a run, reading an experiment, the process group of ``torchrun``).
 """
 
 from __future__ import annotations

@@ -24,10 +24,10 @@ def trained(run: TrainedRun | str | Path, device: str | None = None) -> TrainedR
     return run if isinstance(run, TrainedRun) else load_trained(Path(run), device)
 
 
-def output_stem(kind: str, split: str, limit: int | None, seed: int, **params: int) -> str:
+def output_stem(kind: str, split: str, limit: int | None, seed: int, **params: float) -> str:
     """The name of a command's output that says what it is: ``evaluation-test-K5000``,
-    ``classification-valid-random50-seed0-K100``. The files written at the end of training
-    (``summary.json``, ``classification.json``, ``ppc.*``) are never replaced by these."""
+    ``classification-valid-random50-seed0-K100``, ``gaps-test-K1000-steps3000-lr0.01``. The files written at the
+    end of training (``summary.json``, ``classification.json``, ``ppc.*``) are never replaced by these."""
     parts = [kind, split]
     if limit is not None:
         parts.append(f"random{limit}")

@@ -58,7 +58,7 @@ def gaps(
     estimate = estimated_seconds(run.pair, x, y, settings)
     doing = f"measuring the gaps of {len(x)} examples of {run.directory}"
     refuse_long(estimate, doing, yes, "ask for fewer examples with --limit or fewer --max-steps", LONG_CHECK_SECONDS)
-    stem = output_stem("gaps", split, limit, seed, K=iw_samples)
+    stem = output_stem("gaps", split, limit, seed, K=iw_samples, steps=max_steps, lr=learning_rate)
     with RunLock(run.directory, "gaps"):
         start = time.perf_counter()
         result = inference_gaps(run.pair, x, y, settings)

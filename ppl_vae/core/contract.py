@@ -43,6 +43,7 @@ class _Levels(constraints.Constraint):
 levels = _Levels()
 
 UNLABELLED = -1  # a hidden class label in y (partially labelled data, ppl_vae.data.labelled)
+LABEL_SITE = "y"  # the class label's site: observed, or latent where ModelContract.label_latent
 
 SUPPORTS = {
     "binary": constraints.boolean,
@@ -117,7 +118,7 @@ class ModelContract:
     @property
     def label_latent(self) -> bool:
         """True when the class label ``y`` is a latent site, observed only where the data gives it."""
-        return self.conditioning is Conditioning.LABELS and "y" in self.latents
+        return self.conditioning is Conditioning.LABELS and LABEL_SITE in self.latents
 
     @property
     def discrete(self) -> bool:

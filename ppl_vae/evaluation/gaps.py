@@ -18,7 +18,7 @@ Guibas 1995; Owen & Zhou 2000): unbiased for p(x), so its log is a stochastic lo
 is good wherever either proposal is. The per-example optimization is stochastic gradient ascent
 (Adam, reparameterized draws) in batches; every ``check_every`` steps each example's ELBO is estimated on
 the same ``check_particles`` random numbers (common random numbers, so that the comparison is not noise),
-its best parameters kept; an example whose ELBO improved by at most ``tolerance`` nats since the last check
+its best parameters kept; an example whose ELBO rose by at most ``tolerance`` nats above its best so far
 goes on at a quarter of its learning rate, and stops when that happens a third time (the rest of its batch
 goes on), or after ``max_steps``.
 """
@@ -35,13 +35,12 @@ from torch import Tensor
 from ppl_vae.core.devices import frozen
 from ppl_vae.core.errors import MeasureError
 from ppl_vae.core.inference_data import pareto_khat
+from ppl_vae.evaluation.likelihood import MIN_SAMPLES_FOR_KHAT, mean_and_error
 from ppl_vae.guides.base import AmortizedGuide
 from ppl_vae.infer.bounds import refuse_non_density
 from ppl_vae.infer.pair import Pair
-from ppl_vae.infer.sizing import DEFAULT_MAX_ELEMENTS, batches, chunk_sizes, widest_per_sample
+from ppl_vae.infer.sizing import DEFAULT_MAX_ELEMENTS, batches, widest_per_sample
 from ppl_vae.infer.weights import log_weights, traced_log_weights
-
-MIN_SAMPLES_FOR_KHAT = 25
 
 
 @dataclass(frozen=True)
@@ -189,7 +188,7 @@ def optimize_family(
     example: (params (n, outputs), steps each example took (n,), whether it stopped improving before ``max_steps``
     (n,)), with ``settings.particles`` draws per step. Every ``check_every`` steps each example's ELBO is
     estimated on the same ``check_particles`` random numbers (``check_chunk`` draws per pass; default all at once),
-    its best parameters kept; when an example's ELBO rose by at most ``tolerance`` nats since the last check its
+    its best parameters kept; when an example's ELBO rose by at most ``tolerance`` nats above its best so far its
     learning rate is divided by 4, and after :data:`PLATEAUS` such reductions it leaves the optimization (the
     others go on without it). Gradients reach only q*'s parameters, never the pair's."""
     particles, learning_rate, check_every = settings.particles, settings.learning_rate, settings.check_every
@@ -237,7 +236,7 @@ def _layout(pair: Pair, x: Tensor, y: Tensor | None, settings: GapSettings) -> t
     width = max(x[0].numel(), widest_per_sample(pair, x, y))
     batch = max(1, min(settings.batch_size, x.shape[0], settings.max_elements // (settings.particles * width)))
     draws = max(settings.iw_samples, settings.check_particles)
-    return batch, chunk_sizes(batch, draws, width, settings.max_elements)[1]
+    return batch, max(1, min(draws, settings.max_elements // (batch * width)))  # every pass covers the whole batch
 
 
 PILOT_EXAMPLES = 16  # examples optimized to convergence to estimate the steps an example takes
@@ -314,11 +313,6 @@ def inference_gaps(
     )
 
 
-def _mean_and_error(values: Tensor) -> list[float]:
-    n = values.numel()
-    return [values.mean().item(), values.std().item() / math.sqrt(n) if n > 1 else math.nan]
-
-
 def gaps_summary(gaps: InferenceGaps) -> dict:
     """The figures of ``gaps-*.json`` (keys in :data:`GAPS_KEYS`): [mean, standard error over the data] pairs."""
     approximation, amortization = gaps.approximation_gap, gaps.amortization_gap
@@ -326,12 +320,12 @@ def gaps_summary(gaps: InferenceGaps) -> dict:
     return {
         "num_examples": gaps.elbo.numel(),
         "iw_samples": gaps.iw_samples,
-        "log_likelihood_nats": _mean_and_error(gaps.log_likelihood),
-        "elbo_nats": _mean_and_error(gaps.elbo),
-        "optimized_elbo_nats": _mean_and_error(gaps.optimized_elbo),
-        "inference_gap_nats": _mean_and_error(gaps.log_likelihood - gaps.elbo),
-        "approximation_gap_nats": _mean_and_error(approximation),
-        "amortization_gap_nats": _mean_and_error(amortization),
+        "log_likelihood_nats": list(mean_and_error(gaps.log_likelihood)),
+        "elbo_nats": list(mean_and_error(gaps.elbo)),
+        "optimized_elbo_nats": list(mean_and_error(gaps.optimized_elbo)),
+        "inference_gap_nats": list(mean_and_error(gaps.log_likelihood - gaps.elbo)),
+        "approximation_gap_nats": list(mean_and_error(approximation)),
+        "amortization_gap_nats": list(mean_and_error(amortization)),
         "amortization_share": (amortization.mean() / (gaps.log_likelihood - gaps.elbo).mean()).item(),
         "amortization_dominates": bool(amortization.mean() > approximation.mean()),
         "negative_amortization_share": (amortization < 0).float().mean().item(),

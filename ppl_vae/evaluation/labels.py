@@ -19,12 +19,11 @@ from pyro import poutine
 from pyro.infer import config_enumerate
 from torch import Tensor
 
+from ppl_vae.core.contract import LABEL_SITE
 from ppl_vae.core.devices import frozen
 from ppl_vae.evaluation.likelihood import ImportanceWeightedEstimate, importance_weighted_log_likelihood
 from ppl_vae.infer.pair import Pair
 from ppl_vae.infer.sizing import batches
-
-LABEL_SITE = "y"
 
 
 def _label_site(fn, x: Tensor, kind: str, name: str):

@@ -227,7 +227,7 @@ def bits_per_dim(nats_per_example: float, dim: int) -> float:
     return -nats_per_example / (dim * math.log(2))
 
 
-def _mean_and_error(values: Tensor) -> tuple[float, float]:
+def mean_and_error(values: Tensor) -> tuple[float, float]:
     """Mean over examples and its standard error over the data, std / sqrt(N)."""
     n = values.numel()
     return values.mean().item(), (values.std().item() / math.sqrt(n)) if n > 1 else math.nan
@@ -247,8 +247,8 @@ def active_units(means: Tensor, mean_variance: Tensor, threshold: float = ACTIVE
 
 def likelihood_summary(estimate: ImportanceWeightedEstimate, dim: int) -> dict:
     """The figures of ``ppl-vae evaluate`` (``evaluation-*.json``; keys in :data:`EVALUATION_KEYS`) from an estimate."""
-    elbo, elbo_se = _mean_and_error(estimate.elbo)
-    iw, iw_se = _mean_and_error(estimate.log_likelihood)
+    elbo, elbo_se = mean_and_error(estimate.elbo)
+    iw, iw_se = mean_and_error(estimate.log_likelihood)
     khat = estimate.khat
     known = khat[~torch.isnan(khat)]
     return {

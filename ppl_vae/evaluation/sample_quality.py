@@ -59,7 +59,9 @@ KID_SUBSETS, KID_SUBSET_SIZE = 100, 1000  # Bińkowski et al. 2018's subsets
 
 class Precomputed(nn.Module):
     """The identity on feature vectors (N, ``num_features``): lets torchmetrics' metrics take features that were
-    computed once (by the classifier) instead of computing them again for each metric."""
+    computed once (by the classifier) instead of computing them again for each metric. The metrics are built with
+    ``normalize=False``: torchmetrics before 1.4 (its pull request 2483) turns the input into bytes (x 255) when
+    ``normalize`` is true, custom feature extractor or not, which would destroy the features."""
 
     def __init__(self, num_features: int):
         super().__init__()
@@ -92,7 +94,7 @@ def frechet_distance(samples: Tensor, real: Tensor) -> float:
     feature units (torchmetrics, float64)."""
     _check_sets(samples, real)
     fid, _ = _image_metrics()
-    metric = fid.FrechetInceptionDistance(feature=Precomputed(real.shape[1]), normalize=True)
+    metric = fid.FrechetInceptionDistance(feature=Precomputed(real.shape[1]), normalize=False)  # see Precomputed
     metric.update(real.double(), real=True)
     metric.update(samples.double(), real=False)
     return float(metric.compute())
@@ -110,7 +112,7 @@ def kernel_distance(
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*will save all extracted features.*")
         metric = kid.KernelInceptionDistance(
-            feature=Precomputed(real.shape[1]), subsets=subsets, subset_size=size, normalize=True
+            feature=Precomputed(real.shape[1]), subsets=subsets, subset_size=size, normalize=False
         )
     metric.update(real.double(), real=True)
     metric.update(samples.double(), real=False)

@@ -31,6 +31,7 @@ from torch import Tensor
 
 from ppl_vae.core.devices import frozen
 from ppl_vae.core.inference_data import from_groups, pareto_khat
+from ppl_vae.evaluation.likelihood import KHAT_THRESHOLD, MIN_SAMPLES_FOR_KHAT
 from ppl_vae.infer.bounds import refuse_non_density
 from ppl_vae.infer.pair import Pair
 from ppl_vae.infer.sizing import DEFAULT_MAX_ELEMENTS, batches, widest_per_sample
@@ -40,8 +41,6 @@ LEVELS = (0.5, 0.8, 0.9, 0.95, 0.99)  # central-interval levels whose coverage i
 ALPHA = 0.05  # family-wise level of each site's uniformity test
 MAX_BINS = 20
 MIN_EXPECTED = 5  # expected count per bin of the chi-squared test
-KHAT_THRESHOLD = 0.7
-MIN_PROPOSALS_FOR_KHAT = 25
 EQUAL_WEIGHTS = 1e-4  # nats: weights closer than this are equal (q is the posterior): they have no tail to fit
 APPROXIMATIONS = ("guide", "resampled")  # the guide's draws; the importance-resampled draws
 
@@ -127,7 +126,7 @@ def simulation_based_calibration(
                     values = _flat(proposal_trace.nodes[site]["value"], 2)
                     index = chosen[..., None].expand(-1, -1, values.shape[-1])
                     draws["resampled"][site] = values.gather(0, index)
-                if proposals >= MIN_PROPOSALS_FOR_KHAT:
+                if proposals >= MIN_SAMPLES_FOR_KHAT:
                     spread = (log_w.max(0).values - log_w.min(0).values).cpu().numpy()
                     khat[s] = np.where(spread > EQUAL_WEIGHTS, pareto_khat(log_w.T.cpu().numpy()), math.nan)
             for site, star in stars.items():
@@ -135,7 +134,8 @@ def simulation_based_calibration(
                 for kind in ranks:
                     rank = _ranks(draws[kind][site], star)
                     ranks[kind][site].append(rank.cpu())
-                    pit[kind][site].append(((rank + torch.rand(rank.shape, device=device)) / (num_draws + 1)).cpu())
+                    jitter = torch.rand(rank.shape, device=device, dtype=star.dtype)
+                    pit[kind][site].append(((rank + jitter) / (num_draws + 1)).cpu())
 
     def joined(parts: list[Tensor]) -> np.ndarray:
         return torch.cat(parts).numpy()

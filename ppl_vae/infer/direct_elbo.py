@@ -48,8 +48,8 @@ class DirectELBO(nn.Module):
     def forward(self, x: Tensor, y: Tensor | None = None, beta: float = 1.0) -> Tensor:
         model, guide = self.pair.model, self.pair.guide
         q = guide.posterior(x, y)
-        if not q.has_rsample:
-            raise ValueError(f"the guide's posterior {type(q).__name__} is not reparameterizable")
+        if not q.has_rsample:  # Pyro's route then estimates the gradient of the guide by its score function
+            raise NotImplementedError(f"the guide's posterior {type(q).__name__} is not reparameterizable")
         z = q.rsample()
         n = x.shape[0]
         latent = model.prior(n, y).log_prob(z) - q.log_prob(z)

@@ -19,7 +19,7 @@ from ppl_vae.infer.pair import Pair
 from ppl_vae.report.context import RunView
 from ppl_vae.runs.directory import CHECKPOINT, read_run_experiment, read_run_info
 from ppl_vae.runs.prepare import build_pair, load_data, place
-from ppl_vae.train.checkpoint import load_checkpoint, load_module_state
+from ppl_vae.train.checkpoint import load_checkpoint, load_state
 
 
 @dataclass
@@ -94,6 +94,6 @@ def load_trained(run_dir: Path, device: str | None = None) -> TrainedRun:
     torch.manual_seed(experiment.training.seed)
     pair = build_pair(experiment, shapes).to(resolved, DTYPES[info["dtype"]])
     pair.max_plate_nesting = info["max_plate_nesting"]
-    load_module_state(pair, state["best"], "model and guide", run_dir / CHECKPOINT)
+    load_state(pair, state["best"], "model and guide", run_dir / CHECKPOINT)
     view = RunView.of(pair, shapes["image_shape"], shapes["num_classes"])
     return TrainedRun(run_dir, experiment, pair, info, view)

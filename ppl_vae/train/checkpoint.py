@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 
 from ppl_vae.core.errors import CheckpointError, one_line
 from ppl_vae.core.files import atomic_write_bytes
@@ -38,11 +37,12 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     return state
 
 
-def load_module_state(module: nn.Module, state: dict[str, torch.Tensor], what: str, path: Path) -> None:
-    """``module.load_state_dict(state)``, with a mismatch reported as :class:`CheckpointError`."""
+def load_state(target: Any, state: dict[str, Any], what: str, path: Path) -> None:
+    """``target.load_state_dict(state)`` (a module, an optimizer, a strategy), with a state that does not fit
+    reported as :class:`CheckpointError` naming ``what`` and ``path``."""
     try:
-        module.load_state_dict(state)
-    except (RuntimeError, KeyError, TypeError) as error:
+        target.load_state_dict(state)
+    except (RuntimeError, KeyError, TypeError, ValueError) as error:
         first = str(error).strip().splitlines()
         raise CheckpointError(
             f"checkpoint {path} does not fit the experiment's {what}: {' '.join(first[:3])}"

@@ -40,7 +40,7 @@ from ppl_vae.infer.bounds import bound_per_example
 from ppl_vae.infer.objectives import validation_particles
 from ppl_vae.infer.pair import Pair
 from ppl_vae.infer.sizing import batches
-from ppl_vae.train.checkpoint import load_module_state, save_checkpoint
+from ppl_vae.train.checkpoint import load_state, save_checkpoint
 from ppl_vae.train.distributed import RANK_SEED_STRIDE, SINGLE, World, check_batch
 from ppl_vae.train.schedules import kl_beta
 from ppl_vae.train.strategy import NonFiniteLoss, Strategy, make_strategy
@@ -147,13 +147,13 @@ class Trainer:
 
     def load_state_dict(self, state: dict[str, Any], path: Path) -> None:
         """Restore a :meth:`state_dict` (tensors on any device); a mismatch raises ``CheckpointError``."""
-        load_module_state(self.pair, state["pair"], "model and guide", path)
+        load_state(self.pair, state["pair"], "model and guide", path)
         if len(state["rng"]) != self.world.size:
             raise CheckpointError(
                 f"checkpoint {path} was written by {len(state['rng'])} process(es); resume it with as many, "
                 f"not {self.world.size}"
             )
-        self.strategy.load_state_dict(state["strategy"])
+        load_state(self.strategy, state["strategy"], f"training strategy '{self.config.strategy}'", path)
         set_rng_state(state["rng"][self.world.rank], self.device)
         self.epoch = state["epoch"]
         self.history = [EpochRecord(**r) for r in state["history"]]

@@ -30,12 +30,11 @@ from pyro import poutine
 from pyro.infer import Trace_ELBO, TraceEnum_ELBO, config_enumerate
 from torch import Tensor
 
+from ppl_vae.core.contract import LABEL_SITE
 from ppl_vae.core.errors import ConfigError
 from ppl_vae.core.registry import register_objective
 from ppl_vae.data.labelled import labelled_mask
 from ppl_vae.infer.objectives.base import Objective
-
-LABEL_SITE = "y"
 
 
 def classifier_log_prob(guide, x: Tensor, y: Tensor) -> Tensor:
