@@ -85,3 +85,13 @@ def test_list_says_where_each_name_is_defined(capsys):
     assert main(["list", "--modules"]) == 0
     out = capsys.readouterr().out
     assert "iwae (ppl_vae.infer.objectives.iwae)" in out and "svi (ppl_vae.train.svi)" in out
+
+
+def test_output_into_a_pipe_whose_reader_left_ends_in_one_status_without_a_traceback():
+    """``ppl-vae list | head -0``: the reader closes the pipe before the first line; the command stops quietly."""
+    pipes = {"stdin": subprocess.DEVNULL, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+    child = subprocess.Popen([sys.executable, "-m", "ppl_vae", "list"], **pipes)
+    child.stdout.close()
+    err = child.stderr.read().decode()
+    assert child.wait(timeout=60) == 1
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err

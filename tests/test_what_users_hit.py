@@ -3,6 +3,9 @@ the right value, on the command line and in Python alike, and nothing written or
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -49,8 +52,13 @@ BROADCASTING = """
 IMAGES = """
     import torch
 
-    from ppl_vae import register_dataset
+    from ppl_vae import register_dataset, register_statistic
     from ppl_vae.data import Dataset, Split
+
+
+    @register_statistic("test_top_row_ink")
+    def top_row_ink(images):
+        return images[:, 0, :].sum(-1)
 
 
     @register_dataset("test_images")
@@ -241,3 +249,20 @@ def test_a_pair_that_broadcasts_is_refused_in_python_too():
     pair = Pair(Broadcasting(), GaussianEncoder((1, 20, 10), 4))
     with pytest.raises(PairingError, match=r"site 'x' has batch shape \(8, 8\) .* must have 3 event dimension"):
         pair.check(torch.bernoulli(torch.full((8, 1, 20, 10), 0.5)))
+
+
+def test_a_plugin_statistic_is_named_in_a_new_process_and_a_partial_check_keeps_the_whole_one(plugins, tmp_path):
+    """The run's plugins load before the statistics are looked up (a fresh process has not imported them), and a
+    check of chosen statistics is written beside the check of all of them, never over it."""
+    run = tmp_path / "images"
+    images = experiment(plugins, '[data]\nname = "test_images"\n')
+    assert main(["train", images, "--run-dir", str(run), *[f"--set={s}" for s in FAST]]) == 0
+    command = [sys.executable, "-m", "ppl_vae", "ppc", str(run), "--num-samples", "3", "--limit", "10"]
+    whole = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert whole.returncode == 0, whole.stderr
+    some = subprocess.run([*command, "--statistic", "test_top_row_ink"], capture_output=True, text=True, timeout=120)
+    assert some.returncode == 0, some.stderr
+    everything = json.loads((run / "ppc-test-random10-seed0-S3.json").read_text())["statistics"]
+    chosen = json.loads((run / "ppc-test-random10-seed0-S3-test_top_row_ink.json").read_text())["statistics"]
+    assert {"total_ink", "test_top_row_ink"} <= set(everything) and "test_top_row_ink" in chosen
+    assert "total_ink" not in chosen

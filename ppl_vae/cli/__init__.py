@@ -52,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
         if int(os.environ.get("WORLD_SIZE", "1")) > 1 and args.command != "train":
             raise ConfigError(f"only 'train' runs under torchrun; run 'ppl-vae {args.command}' as one process")
         args.handler(args)
+        sys.stdout.flush()  # inside the try: a reader that has left is met here, not at exit
+    except BrokenPipeError:  # the reader of the output left early (ppl-vae ... | head): stop without a traceback
+        _silence_stdout()
+        return 1
     except PluginError as error:
         print(f"ppl-vae: error: {' '.join(str(error).split())}", file=sys.stderr)
         traceback.print_exception(error.__cause__, file=sys.stderr)
@@ -67,6 +71,15 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 130
     return 0
+
+
+def _silence_stdout() -> None:
+    """Point standard output at the null device, so that Python's flush at exit does not meet the closed pipe again
+    (the recipe of Python's documentation of ``signal``, "Note on SIGPIPE")."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):  # standard output without a file descriptor (captured): nothing to flush there
+        pass
 
 
 if __name__ == "__main__":

@@ -27,12 +27,13 @@ def ppc(
 ) -> tuple[dict[str, Any], PredictiveCheck, list[Path]]:
     """Draw ``num_samples`` replicates of every example of ``split`` (or of ``limit`` random ones) and compare
     the ``statistics`` (registered names; default all) of replicated and observed data; write
-    ``ppc-<split>-...-S<S>.*`` (netCDF, JSON, figures) into the run directory, all or none. With ``prior``, the
+    ``ppc-<split>-...-S<S>.*`` (netCDF, JSON, figures; the chosen statistics' names end it) into the run
+    directory, all or none. With ``prior``, the
     replicates are draws of p(x), not of the posterior (the prior predictive check), written as
     ``ppc_prior-<split>-...``. Returns (the JSON's content, the check, the files written)."""
     require_positive(num_samples, "num_samples")
+    run = trained(run, device)  # loads the run's plugins first: their statistics can be named
     chosen = {name: STATISTICS.get(name) for name in statistics} if statistics else None
-    run = trained(run, device)
     if not run.pair.model_contract.generates_images:
         raise RunError(
             f"{run.directory} predicts outputs y, not whole data points x: posterior predictive checks do not apply"
@@ -44,6 +45,8 @@ def ppc(
         )
     _, x, y, which = split_of(run, split, limit, seed)
     stem = output_stem("ppc_prior" if prior else "ppc", split, limit, seed, S=num_samples)
+    if chosen:  # a check of some statistics never replaces one of all, nor of others
+        stem += "-" + "-".join(sorted(chosen))
     check_of = prior_predictive_check if prior else posterior_predictive_check
     with RunLock(run.directory, "ppc"):
         start = time.perf_counter()
